@@ -1,0 +1,92 @@
+"""App-side analysis glue: classifier readings of generated faces, auto-labelled samples, direction building and scoring."""
+from __future__ import annotations
+
+import numpy as np
+
+from explorer.faces import render
+
+DIRECTION_METHODS = ("mean difference", "linear boundary (SVM)", "linear boundary (logistic)", "PCA component")
+
+
+def classifier_names(clf) -> tuple[str, ...]:
+    """Attribute names the classifier reads."""
+    return tuple(clf.attribute_names)
+
+
+def classify(clf, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """P(attribute) (N, K_clf) float32 for (N, H, W, 3) uint8 images."""
+    from gan.metrics import classify_uint8
+
+    cols = list(range(len(classifier_names(clf))))
+    return classify_uint8(clf, np.asarray(images, np.uint8), cols, batch=batch)[0].astype(np.float32)
+
+
+def labelled_sample(gen, clf, n: int, seed: int) -> dict:
+    """n random faces: z ~ N(0, I), c from the label distribution, and the classifier's probabilities.
+
+    Returns {z (n, D), c (n, K), probs (n, K_clf), names (K_clf,)}.
+    """
+    from gan.generate import sample_z
+
+    z = np.asarray(sample_z(n, gen.z_dim, seed, 1.0), np.float32)
+    c = gen.labels.sample(n, np.random.default_rng(seed))
+    probs = classify(clf, render(gen.G, z, c))
+    return dict(z=z, c=c, probs=probs, names=classifier_names(clf))
+
+
+def split_by_label(z: np.ndarray, probs: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(z_with, z_without, by_median): faces the classifier reads as having attribute j (p > 0.5) or not.
+
+    When one side is empty (the generator never or always shows it) the split falls back to the top vs
+    bottom half of P(attribute) and by_median is True, so a direction towards "more of it" still exists.
+    """
+    p = probs[:, j]
+    on = p > 0.5
+    if on.all() or not on.any():
+        on = p > np.median(p)
+        return z[on], z[~on], True
+    return z[on], z[~on], False
+
+
+def build_direction(method: str, z_with: np.ndarray, z_without: np.ndarray, pca_z: np.ndarray | None = None,
+                    pca_index: int = 0) -> np.ndarray:
+    """A unit direction (D,) from two groups of latents by one of DIRECTION_METHODS.
+
+    PCA components have no sign of their own: they are flipped to point from `without` to `with`.
+    """
+    from gan.latent import direction_linear_boundary, direction_mean_difference, pca_directions
+
+    if method == "mean difference":
+        return direction_mean_difference(z_with, z_without)
+    if method.startswith("linear boundary"):
+        z = np.concatenate([z_with, z_without])
+        y = np.r_[np.ones(len(z_with)), np.zeros(len(z_without))]
+        return direction_linear_boundary(z, y, method="svm" if "SVM" in method else "logistic")
+    if method == "PCA component":
+        X = pca_z if pca_z is not None else np.concatenate([z_with, z_without])
+        comps, _ = pca_directions(X, pca_index + 1)
+        d = comps[pca_index]
+        if len(z_with) and len(z_without) and (np.mean(z_with, 0) - np.mean(z_without, 0)) @ d < 0:
+            d = -d
+        return d.astype(np.float32)
+    raise ValueError(f"unknown direction method {method!r}: use one of {', '.join(DIRECTION_METHODS)}")
+
+
+def target_index(target: str, names: tuple[str, ...]) -> int | None:
+    """Index of `target` among the classifier's attributes, or None if it does not read it."""
+    return list(names).index(target) if target in names else None
+
+
+def score_row(name: str, method: str, target: str | None, probs: np.ndarray | None, strengths, clf_names) -> dict:
+    """One row of the directions comparison table: gan.latent.score_direction of the target attribute."""
+    from gan.latent import score_direction
+
+    row = {"name": name, "method": method, "target": target or "—"}
+    j = target_index(target or "", tuple(clf_names))
+    if probs is None or j is None:
+        return row
+    s = score_direction(probs, strengths, j, clf_names)
+    row.update({"Δ target / unit α": round(s["target_slope"], 4), "target change": round(s["target_change"], 3),
+                "leakage mean": round(s["leakage_mean"], 4),
+                "worst leak": f"{s['leakage_max_attribute']} {s['leakage_max']:.3f}", "selectivity": round(s["selectivity"], 2)})
+    return row

@@ -1,0 +1,209 @@
+"""Faces as the app handles them: identity (checkpoint, seed, index, condition), rendering, grids and images as files."""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gan.attributes import ANY, AttributeRequest
+
+GRID_MODES = ("random", "fixed z × varied conditions", "fixed condition × varied z")
+
+
+@dataclass
+class Face:
+    """One face's identity: enough to regenerate it (`img = G(z, c)` on checkpoint `checkpoint`)."""
+
+    z: np.ndarray  # (z_dim,) float32
+    c: np.ndarray  # (c_dim,) float32, usually multi-hot
+    seed: int  # seed of the batch the z came from (-1: computed, e.g. a mean or an edit)
+    index: int  # row in that batch
+    checkpoint: str  # sha256[:12] of the generator checkpoint
+    names: tuple[str, ...] = field(default_factory=tuple)  # attribute names of c
+    origin: str = ""  # where it came from ("grid", "collection smiling", "arithmetic" …)
+
+    @property
+    def key(self) -> str:
+        """Stable id for picking: checkpoint, seed, index and a hash of z and c."""
+        h = hashlib.sha1(np.asarray(self.z, np.float32).tobytes() + np.asarray(self.c, np.float32).tobytes()).hexdigest()[:8]
+        return f"{self.checkpoint}:{self.seed}:{self.index}:{h}"
+
+    def caption(self) -> str:
+        """Short caption under an image: seed/index and the attributes that are on."""
+        who = f"seed {self.seed} · #{self.index}" if self.seed >= 0 else (self.origin or "computed")
+        return f"{who} · {describe_condition(self.c, self.names, limit=4)}"
+
+    def identity(self) -> str:
+        """Full identity as one line (tooltip / expander)."""
+        return (f"checkpoint {self.checkpoint} · seed {self.seed} · index {self.index} · "
+                f"c = {describe_condition(self.c, self.names)}" + (f" · from {self.origin}" if self.origin else ""))
+
+
+def describe_condition(c: np.ndarray, names: tuple[str, ...] | list[str], limit: int | None = None) -> str:
+    """Attributes switched on in c ("Smiling, Male"); fractional entries (means, edits) show their value."""
+    c = np.asarray(c, dtype=np.float64).reshape(-1)
+    names = list(names) or [f"a{i}" for i in range(len(c))]
+    items = []
+    for n, v in zip(names, c):
+        if abs(v - 1.0) < 1e-6:
+            items.append(n)
+        elif v > 1e-6:
+            items.append(f"{n}={v:.2f}")
+    if not items:
+        return "no attributes on"
+    if limit is not None and len(items) > limit:
+        return ", ".join(items[:limit]) + f" +{len(items) - limit}"
+    return ", ".join(items)
+
+
+def faces_from_arrays(z: np.ndarray, c: np.ndarray, seeds, indices, checkpoint: str, names, origin: str = "") -> list[Face]:
+    """Face records for rows of z (N, D) / c (N, K)."""
+    z, c = np.asarray(z, np.float32), np.asarray(c, np.float32)
+    return [Face(z[i].copy(), c[i].copy(), int(seeds[i]), int(indices[i]), checkpoint, tuple(names), origin)
+            for i in range(len(z))]
+
+
+def stack(faces: list[Face]) -> tuple[np.ndarray, np.ndarray]:
+    """(z (N, D), c (N, K)) float32 arrays of a list of faces."""
+    return (np.stack([f.z for f in faces]).astype(np.float32), np.stack([f.c for f in faces]).astype(np.float32))
+
+
+# ----------------------------------------------------------------------------- rendering
+
+def render(G: torch.nn.Module, z: np.ndarray, c: np.ndarray, batch: int = 64) -> np.ndarray:
+    """img = G(z, c) as (N, H, W, 3) uint8, in batches, without autograd. z (N, D), c (N, K)."""
+    from gan.generate import generate_images
+
+    z = np.asarray(z, np.float32).reshape(len(z), -1)
+    c = np.asarray(c, np.float32).reshape(len(z), -1)
+    if len(z) == 0:
+        return np.zeros((0, 1, 1, 3), np.uint8)
+    with torch.inference_mode():
+        return generate_images(G, torch.from_numpy(z), torch.from_numpy(c), batch_size=batch)
+
+
+def grid_latents(labels, request: AttributeRequest, z_dim: int, mode: str, rows: int, cols: int,
+                 seed: int, truncation: float, toggles: tuple[int, ...] = ()) -> dict:
+    """Latents for one grid. Returns {z (N, D), c (N, K), seeds (N,), indices (N,), col_labels, possible}.
+
+    random: N = rows·cols independent z, conditions filled from the label distribution ("any" sampled).
+    fixed z × varied conditions: one z per row; column 0 the base condition, then one column per attribute in
+        `toggles` (default: the first cols − 1) with that attribute switched.
+    fixed condition × varied z: one condition (filled once) for all N faces.
+    """
+    from gan.generate import sample_z
+
+    rng = np.random.default_rng(seed)
+    K = len(request.names)
+    if mode == GRID_MODES[0]:
+        n = rows * cols
+        z = np.asarray(sample_z(n, z_dim, seed, truncation), np.float32)
+        c, possible = labels.fill(request, n, rng)
+        return dict(z=z, c=c, seeds=np.full(n, seed), indices=np.arange(n), col_labels=None, possible=possible)
+    if mode == GRID_MODES[1]:
+        z_rows = np.asarray(sample_z(rows, z_dim, seed, truncation), np.float32)  # (rows, D)
+        base, possible = labels.fill(request, rows, rng)  # (rows, K): one base condition per row
+        toggles = tuple(toggles) or tuple(range(min(K, max(1, cols - 1))))
+        cols_k = len(toggles)
+        z = np.repeat(z_rows, cols_k + 1, axis=0)
+        c = np.repeat(base, cols_k + 1, axis=0).reshape(rows, cols_k + 1, K)
+        for j, k in enumerate(toggles):
+            c[:, j + 1, k] = 1.0 - c[:, j + 1, k]  # switch attribute k in column j + 1
+        col_labels = ["base"] + [f"switch {request.names[k]}" for k in toggles]
+        idx = np.repeat(np.arange(rows), cols_k + 1)
+        return dict(z=z, c=c.reshape(-1, K).astype(np.float32), seeds=np.full(len(z), seed), indices=idx,
+                    col_labels=col_labels, possible=possible)
+    if mode == GRID_MODES[2]:
+        n = rows * cols
+        z = np.asarray(sample_z(n, z_dim, seed, truncation), np.float32)
+        c1, possible = labels.fill(request, 1, rng)
+        return dict(z=z, c=np.repeat(c1, n, axis=0), seeds=np.full(n, seed), indices=np.arange(n), col_labels=None,
+                    possible=possible)
+    raise ValueError(f"unknown grid mode {mode!r}: use one of {', '.join(GRID_MODES)}")
+
+
+def request_values(choices: dict[str, str], names: tuple[str, ...]) -> np.ndarray:
+    """Per-attribute radio choices {"Smiling": "on"|"off"|"any"} → request values (K,) int8."""
+    table = {"on": 1, "off": 0, "any": ANY}
+    return np.array([table[choices.get(n, "any")] for n in names], dtype=np.int8)
+
+
+def merge_request(values: np.ndarray, text: str, names: tuple[str, ...]) -> tuple[np.ndarray, str | None]:
+    """Apply a typed request ("Smiling, Male=0") on top of per-attribute control values (K,) int8.
+
+    Returns (values, error): on a parse error the controls' values come back unchanged with a message
+    naming the unknown attribute and the closest known ones.
+    """
+    from gan.attributes import UnknownAttributeError, parse_request
+
+    values = np.asarray(values, np.int8).copy()
+    if not (text or "").strip():
+        return values, None
+    try:
+        req = parse_request(text, names)
+    except UnknownAttributeError as e:
+        hint = f" Did you mean {', '.join(e.suggestions)}?" if e.suggestions else ""
+        return values, f"Unknown attribute **{e.name}**.{hint} This checkpoint knows: {', '.join(names)}."
+    except ValueError as e:
+        return values, str(e)
+    values[req.specified] = req.values[req.specified]
+    return values, None
+
+
+# ----------------------------------------------------------------------------- image files
+
+def png_bytes(img: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 → PNG bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(img, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def thumbnails(images: np.ndarray, size: int = 64) -> list[bytes]:
+    """PNG thumbnails (at most size×size) for (N, H, W, 3) uint8 images."""
+    out = []
+    for img in images:
+        im = Image.fromarray(np.asarray(img, np.uint8))
+        if max(im.size) > size:
+            im = im.resize((size, size), Image.BILINEAR)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+def grid_png(images: np.ndarray, ncols: int) -> bytes:
+    """PNG bytes of (N, H, W, 3) uint8 tiled `ncols` per row (gan.generate.image_grid)."""
+    from gan.generate import image_grid
+
+    return png_bytes(np.asarray(image_grid(images, ncols, pad=2, pad_value=255)))
+
+
+def gif_bytes(frames: np.ndarray, duration_ms: int = 120, bounce: bool = True, scale: int = 1) -> bytes:
+    """Animated GIF of (S, H, W, 3) uint8 frames; bounce plays forward then back, loops forever."""
+    ims = [Image.fromarray(np.asarray(f, np.uint8)) for f in frames]
+    if scale > 1:
+        ims = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in ims]
+    if bounce and len(ims) > 2:
+        ims = ims + ims[-2:0:-1]
+    buf = io.BytesIO()
+    ims[0].save(buf, format="GIF", save_all=True, append_images=ims[1:], duration=duration_ms, loop=0)
+    return buf.getvalue()
+
+
+def latents_npz_bytes(faces: list[Face]) -> bytes:
+    """The latents `.npz` (gan.generate.save_latents_npz) of faces, as bytes for a download."""
+    import tempfile
+    from pathlib import Path
+
+    from gan.generate import save_latents_npz
+
+    z, c = stack(faces)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_latents_npz(Path(tmp) / "latents.npz", z, c, faces[0].names, [f.seed for f in faces],
+                                [f.index for f in faces], faces[0].checkpoint)
+        return path.read_bytes()

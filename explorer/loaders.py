@@ -1,0 +1,214 @@
+"""Every Streamlit cache of the app: models (st.cache_resource, keyed on path + mtime) and pure results (st.cache_data).
+
+Environment: GAN_CKPT picks the initial generator checkpoint, GAN_CLASSIFIER the attribute classifier
+(default: gan.classifier.default_classifier_for the generator), GAN_STORE / GAN_WORKSPACE / GAN_RUNS_DIR the user data
+(see gan.paths). Cached models are shared by every session: they are only ever called, never changed.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from explorer.metrics_view import headline
+from gan import paths
+
+TRAIN_COMMAND = "python -m gan train --data synthetic:20000 --size 64 --steps 2000 --out runs/first"
+CLASSIFIER_COMMAND = "python -m gan classifier train --data synthetic:20000 --out checkpoints/default_classifier.pt --minutes 4"
+
+
+def mtime(path: str | Path) -> float:
+    """Modification time of a file (-1 if missing): part of every cache key, so a rewritten file is reloaded."""
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return -1.0
+
+
+# ----------------------------------------------------------------------------- which checkpoints exist
+
+def env_checkpoint() -> Path | None:
+    """GAN_CKPT, if set (the app's way to start on a given checkpoint; AppTest cannot pass argv)."""
+    v = os.environ.get("GAN_CKPT", "").strip()
+    return Path(v).expanduser().resolve() if v else None
+
+
+def candidate_checkpoints() -> list[Path]:
+    """GAN_CKPT, the shipped default and every *.pt under the runs folder (newest first), existing ones only."""
+    out: list[Path] = []
+    env = env_checkpoint()
+    if env is not None and env.is_file():
+        out.append(env)
+    if paths.DEFAULT_CHECKPOINT.is_file():
+        out.append(paths.DEFAULT_CHECKPOINT.resolve())
+    runs = paths.runs_dir()
+    if runs.is_dir():
+        found = sorted(runs.rglob("*.pt"), key=mtime, reverse=True)
+        out += [p.resolve() for p in found]
+    return list(dict.fromkeys(out))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _checkpoint_info(path: str, mtime: float) -> dict | None:
+    """Name, dataset, step, date and headline metrics of a generator checkpoint; None if it is not one."""
+    from gan.checkpoint import load_checkpoint
+
+    try:
+        ck = load_checkpoint(path, expected_kind="generator")
+    except Exception:  # a classifier, an encoder, a half-written file: not offered
+        return None
+    p = Path(path)
+    name = p.parent.name if p.name == "checkpoint.pt" else p.stem
+    ds = ck.get("dataset") or {}
+    headline_ = headline(ck.get("metrics_history") or [])
+    created = str(ck.get("created") or datetime.fromtimestamp(mtime).isoformat())[:16].replace("T", " ")
+    return dict(path=path, name=name, dataset=str(ds.get("source", "?")), step=int(ck.get("step", 0) or 0),
+                date=created, headline=headline_)
+
+
+def checkpoint_options() -> list[dict]:
+    """Info dicts for every loadable generator checkpoint (see candidate_checkpoints)."""
+    infos = [_checkpoint_info(str(p), mtime(p)) for p in candidate_checkpoints()]
+    return [i for i in infos if i is not None]
+
+
+def describe_checkpoint(info: dict) -> str:
+    """One line for the picker: name · dataset · step · date · metrics."""
+    parts = [info["name"], info["dataset"], f"step {info['step']}", info["date"]]
+    if info["headline"]:
+        parts.append(info["headline"])
+    return " · ".join(parts)
+
+
+# ----------------------------------------------------------------------------- models
+
+@st.cache_resource(show_spinner="Loading generator…", max_entries=4)
+def _generator(path: str, mtime: float):
+    from gan.checkpoint import load_generator
+
+    env = env_checkpoint()  # a file named explicitly by GAN_CKPT is trusted wherever it lives
+    roots = paths.allowed_checkpoint_roots() + ([env] if env is not None else [])
+    return load_generator(path, device="cpu", allowed_roots=roots)
+
+
+def generator(path: str | Path):
+    """The LoadedGenerator for `path` (loaded once per file version). Raises CheckpointError."""
+    return _generator(str(path), mtime(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=60)  # a newly trained classifier shows up within a minute
+def _classifier_for(gen_path: str, gen_mtime: float, env: str) -> str:
+    """Path of the classifier to judge this generator with: GAN_CLASSIFIER, else one that reads all its attributes."""
+    if env:
+        return str(Path(env).expanduser().resolve()) if Path(env).expanduser().is_file() else ""
+    from gan.classifier import default_classifier_for
+
+    found = default_classifier_for(_generator(gen_path, gen_mtime))
+    return str(found) if found else ""
+
+
+def classifier_key(gen_path: str, gen_mtime: float) -> tuple[str, float]:
+    """(path, mtime) of the classifier for a generator checkpoint; ("", -1) when there is none."""
+    p = _classifier_for(gen_path, gen_mtime, os.environ.get("GAN_CLASSIFIER", "").strip())
+    return (p, mtime(p)) if p else ("", -1.0)
+
+
+@st.cache_resource(show_spinner="Loading attribute classifier…", max_entries=2)
+def _classifier(path: str, mtime: float):
+    from gan.classifier import load_classifier
+
+    return load_classifier(path, device="cpu")
+
+
+def classifier(gen_path: str, gen_mtime: float):
+    """The attribute classifier for a generator, or None when there is none. Raises CheckpointError."""
+    p, m = classifier_key(gen_path, gen_mtime)
+    return _classifier(p, m) if p else None
+
+
+def store():
+    """The SQLite latent store (opened per script run: sqlite connections belong to one thread)."""
+    from explorer.store import LatentStore
+
+    return LatentStore(paths.store_path())
+
+
+# ----------------------------------------------------------------------------- cached results
+# Each takes (checkpoint path, mtime) so a retrained file gets new results; models are fetched inside.
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def grid(path: str, mtime: float, request: tuple[int, ...], mode: str, rows: int, cols: int, seed: int,
+         truncation: float, toggles: tuple[int, ...] = ()) -> dict:
+    """Latents and images of one Generate grid (see explorer.faces.grid_latents)."""
+    from gan.attributes import AttributeRequest
+    from explorer.faces import grid_latents, render
+
+    gen = _generator(path, mtime)
+    req = AttributeRequest(tuple(gen.attribute_names), np.array(request, dtype=np.int8))
+    out = grid_latents(gen.labels, req, gen.z_dim, mode, rows, cols, seed, truncation, toggles)
+    out["images"] = render(gen.G, out["z"], out["c"])
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def images(path: str, mtime: float, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """img = G(z, c) as (N, H, W, 3) uint8 for any latents (means, paths, edits)."""
+    from explorer.faces import render
+
+    return render(_generator(path, mtime).G, z, c)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def probabilities(path: str, mtime: float, clf_path: str, clf_mtime: float, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Classifier P(attribute) (N, K_clf) for the faces G(z, c)."""
+    from explorer.analysis import classify
+
+    return classify(_classifier(clf_path, clf_mtime), images(path, mtime, z, c))
+
+
+@st.cache_data(show_spinner="Labelling random faces with the classifier…", max_entries=16)
+def labelled_sample(path: str, mtime: float, clf_path: str, clf_mtime: float, n: int, seed: int) -> dict:
+    """n random faces (z, c from the label distribution) and the classifier's reading of them."""
+    from explorer.analysis import labelled_sample as sample
+
+    return sample(_generator(path, mtime), _classifier(clf_path, clf_mtime), n, seed)
+
+
+@st.cache_data(show_spinner="Measuring the direction…", max_entries=128)
+def effect(path: str, mtime: float, clf_path: str, clf_mtime: float, z: np.ndarray, c: np.ndarray,
+           d: np.ndarray, strengths: tuple[float, ...]) -> np.ndarray:
+    """Classifier probabilities (S, K_clf) along z + α·d, averaged over faces (gan.latent.direction_effect)."""
+    from gan.latent import direction_effect
+    from explorer.analysis import classify
+    from explorer.faces import render
+
+    gen, clf = _generator(path, mtime), _classifier(clf_path, clf_mtime)
+    return direction_effect(lambda zz, cc: classify(clf, render(gen.G, zz, cc)), z, c, d, np.array(strengths))
+
+
+def clear_all() -> None:
+    """Drop every cache (tests, or after files changed underneath)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def direction(method: str, z_with: np.ndarray, z_without: np.ndarray, pca_index: int = 0) -> np.ndarray:
+    """A unit direction (D,) by one of explorer.analysis.DIRECTION_METHODS (cached: SVMs take a moment)."""
+    from explorer.analysis import build_direction
+
+    return build_direction(method, z_with, z_without, pca_index=pca_index)
+
+
+@st.cache_resource
+def results() -> dict:
+    """Long computations finished in any session (metrics reports, FID), keyed on (checkpoint sha, kind, settings).
+
+    Filled by the pages after running with a progress bar (cached functions cannot drive one); values are
+    plain dicts that are never modified after being stored.
+    """
+    return {}

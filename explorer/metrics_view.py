@@ -1,0 +1,99 @@
+"""Metrics page helpers: progress-bar runner, history grouping, FID/KID/cFID via gan.evaluate, result tables."""
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+
+def run_with_progress(fn: Callable[[Callable[[str, int, int], None]], dict], label: str) -> dict:
+    """Run fn(progress) under a progress bar; a failure comes back as {"error": message} (shown, not raised)."""
+    bar = st.progress(0.0, text=f"{label}…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(1, total)), text=f"{stage}: {done}/{total}")
+
+    try:
+        out = fn(progress)
+    except Exception as e:  # missing Inception weights, a classifier that lacks attributes…: say so on the page
+        out = {"error": f"{label} failed: {e}"}
+    bar.empty()
+    return out
+
+
+def flatten_history(history: list[dict]) -> list[dict]:
+    """metrics_history entries ({date, kind, settings, metrics: {...}} from gan.evaluate, or flat dicts) as flat
+    dicts of numbers with their training step, in order."""
+    out = []
+    for i, entry in enumerate(history or []):
+        m = entry.get("metrics", entry) if isinstance(entry, dict) else {}
+        flat = {k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        flat["step"] = m.get("step", entry.get("step", i)) if isinstance(entry, dict) else i
+        out.append(flat)
+    return out
+
+
+def headline(history: list[dict]) -> str:
+    """Latest balanced accuracy and FID of a checkpoint, for the checkpoint picker ("" when never evaluated)."""
+    flat = flatten_history(history)
+    if not flat:
+        return ""
+    last, parts = flat[-1], []
+    if "attr_balanced_accuracy_mean" in last:
+        parts.append(f"bal. acc {last['attr_balanced_accuracy_mean']:.2f}")
+    if "fid" in last:
+        parts.append(f"FID {last['fid']:.1f} ({int(last.get('fid_n', 0))} gen)")
+    return ", ".join(parts)
+
+
+def history_groups(flat: list[dict]) -> dict[str, list[str]]:
+    """Numeric keys of a flattened history split into distance charts (FID, KID, proxy) and score charts."""
+    skip = {"step", "time", "n", "seed", "truncation", "flip_n", "proxy_fd_n", "proxy_fd_real_n", "fid_n", "fid_real_n",
+            "kid_subset_size", "kid_std", "cfid_min_count", "cfid_attributes", "request_n", "classifier_real_n"}
+    keys = sorted({k for h in flat for k in h} - skip)
+    dist = [k for k in keys if k in ("fid", "kid", "cfid", "cfid_between", "proxy_fd_classifier")]
+    score = [k for k in keys if k in ("attr_balanced_accuracy_mean", "attr_f1_macro", "attr_accuracy_mean",
+                                      "shuffled_floor_balanced_accuracy_mean", "flip_diagonal_mean", "flip_offdiagonal_mean")]
+    out = {}
+    if dist:
+        out["Distances (lower is better)"] = dist
+    if score:
+        out["Conditioning scores"] = score
+    return out
+
+
+def evaluate_distances(ckpt_path: str, n_gen: int, n_real: int, classifier_path: str, record: bool,
+                       progress: Callable[[str, int, int], None]) -> dict:
+    """FID, KID, conditional FID and the classifier proxy of a checkpoint (gan.evaluate.evaluate_checkpoint);
+    the conditioning images double as the FID's generated set. record=True appends to metrics_history."""
+    from gan.evaluate import evaluate_checkpoint
+
+    return evaluate_checkpoint(ckpt_path, classifier=classifier_path or None, progress=progress, append=record,
+                               n=n_gen, fid=True, kid=True, cfid=True, fid_n=n_gen, fid_real_n=n_real, proxy=True)
+
+
+def distance_rows(r: dict) -> list[dict]:
+    """Table rows: every FID labelled with its features and counts; the proxy labelled as a proxy, never as FID."""
+    rows = []
+    counts = f"{r.get('fid_n', '?')} gen / {r.get('fid_real_n', '?')} real"
+    if r.get("fid") is not None:
+        rows.append({"metric": r.get("fid_label") or f"FID (Inception-2048, {counts})", "value": f"{r['fid']:.2f}",
+                     "notes": f"features: {r.get('fid_features', '')}; real statistics "
+                              f"{'cached' if r.get('fid_real_stats_cached') else 'computed'}"})
+    if r.get("kid") is not None:
+        rows.append({"metric": f"KID (Inception-2048, {counts}, subsets of {r.get('kid_subset_size', '?')})",
+                     "value": f"{r['kid']:.5f} ± {r.get('kid_std') or 0:.5f}", "notes": ""})
+    if r.get("cfid") is not None:
+        rows.append({"metric": f"conditional FID, within-class (Inception-2048, {counts})", "value": f"{r['cfid']:.2f}",
+                     "notes": f"{r.get('cfid_attributes', 0)} attributes"
+                              + (f"; skipped {', '.join(r['cfid_skipped'])}" if r.get("cfid_skipped") else "")})
+    if r.get("cfid_between") is not None:
+        rows.append({"metric": f"conditional FID, between-class (Inception-2048, {counts})",
+                     "value": f"{r['cfid_between']:.2f}", "notes": ""})
+    if r.get("proxy_fd_classifier") is not None:
+        rows.append({"metric": f"{r.get('proxy_fd_classifier_label', 'classifier-feature Fréchet distance (proxy, not FID)')}"
+                               f" ({r.get('proxy_fd_n', '?')} gen / {r.get('proxy_fd_real_n', '?')} real)",
+                     "value": f"{r['proxy_fd_classifier']:.3f}", "notes": "a proxy in the classifier's feature space — not FID"})
+    for note in r.get("notes", []):
+        rows.append({"metric": "note", "value": "", "notes": note})
+    return rows

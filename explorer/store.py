@@ -1,0 +1,615 @@
+"""The SQLite latent store: named collections of (z, c) latents, saved directions and app settings.
+
+One file (default `gan.paths.store_path()`), safe for several tabs/processes at once: WAL journal,
+`busy_timeout`, write transactions taken with `BEGIN IMMEDIATE` and retried on "database is locked",
+and a fresh connection per operation (sqlite3 connections are never shared between threads).
+All SQL is parameterised; names are stored verbatim (quotes, emoji, `../`, SQL fragments are just
+text) up to MAX_NAME_LEN characters. Latents are float32 little-endian blobs, so a round trip is
+bit-exact. Every problem a user can cause raises StoreError with a message saying what is wrong.
+
+    store = LatentStore()                       # or LatentStore("some/file.sqlite")
+    ids = store.add_latents("smiling", z, c, names, checkpoint_id, seeds=seeds)
+    s = store.get_latents("smiling")            # s.z (n, z_dim), s.c (n, c_dim), s.ids, ...
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import sqlite3
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
+
+import numpy as np
+
+from gan.paths import store_path
+
+MAX_NAME_LEN = 200  # characters in a collection / direction / setting name
+MAX_NOTE_LEN = 10_000
+MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
+MAX_NPZ_BYTES = 50 * 1024 * 1024  # file size of an imported .npz
+MAX_NPZ_UNCOMPRESSED = 200 * 1024 * 1024  # sum of the arrays inside it (zip-bomb guard)
+MAX_ROWS = 100_000  # latents per import
+MAX_DIM = 65_536  # z_dim / c_dim sanity bound
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS collections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    note TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    z BLOB NOT NULL,                -- (z_dim,) float32 little-endian
+    c BLOB NOT NULL,                -- (c_dim,) float32 little-endian
+    attribute_names TEXT NOT NULL,  -- JSON list, len c_dim
+    checkpoint_id TEXT NOT NULL,    -- sha256 (prefix) of the generator checkpoint
+    seed INTEGER,
+    idx INTEGER,
+    thumbnail BLOB,                 -- PNG bytes or NULL
+    created TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}' -- JSON: labels, notes
+);
+CREATE INDEX IF NOT EXISTS latents_by_collection ON latents(collection_id, id);
+CREATE TABLE IF NOT EXISTS directions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    vector BLOB NOT NULL,           -- (z_dim,) float32 little-endian
+    method TEXT NOT NULL,
+    source_collections TEXT NOT NULL DEFAULT '[]',
+    checkpoint_id TEXT NOT NULL,
+    target_attribute TEXT,
+    created TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class StoreError(Exception):
+    """Anything wrong with a store request or file, with a message meant for the user."""
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    id: int
+    name: str
+    note: str
+    created: str  # ISO time, UTC
+    count: int  # latents in it
+    checkpoint_ids: tuple[str, ...]  # distinct checkpoints its latents come from
+
+
+@dataclass
+class LatentSet:
+    """The latents of one collection, in insertion order."""
+
+    collection: str
+    z: np.ndarray  # (n, z_dim) float32
+    c: np.ndarray  # (n, c_dim) float32
+    ids: np.ndarray  # (n,) int64 row ids (for delete_latents)
+    seeds: np.ndarray  # (n,) int64, -1 where unknown
+    indices: np.ndarray  # (n,) int64, -1 where unknown
+    checkpoint_ids: list[str]  # (n,)
+    thumbnails: list[bytes | None]  # (n,) PNG bytes
+    attribute_names: tuple[str, ...]  # (c_dim,)
+    meta: list[dict] = field(default_factory=list)  # (n,)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class DirectionInfo:
+    id: int
+    name: str
+    vector: np.ndarray  # (z_dim,) float32
+    method: str
+    source_collections: list[str]
+    checkpoint_id: str
+    target_attribute: str | None
+    created: str
+    meta: dict
+
+
+# ----------------------------------------------------------------------------- validation helpers
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def check_name(name: Any, what: str = "name", max_len: int = MAX_NAME_LEN) -> str:
+    """Return `name` unchanged if it is storable, else raise StoreError saying why."""
+    if not isinstance(name, str):
+        raise StoreError(f"{what} must be text, got {type(name).__name__}")
+    if not name.strip():
+        raise StoreError(f"{what} is empty")
+    if len(name) > max_len:
+        raise StoreError(f"{what} is {len(name)} characters long; the limit is {max_len}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise StoreError(f"{what} contains control characters (newline, tab, NUL…)")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise StoreError(f"{what} is not valid Unicode text") from None
+    return name
+
+
+def _json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as e:
+        raise StoreError(f"{what} is not JSON-serialisable: {e}") from None
+
+
+def _float_matrix(x: Any, what: str, rows: int | None = None) -> np.ndarray:
+    """(n, D) finite float32 from a (D,) or (n, D) real array; refuses NaN/inf, objects, strings."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise StoreError(f"{what} must be a real-valued array, got dtype {a.dtype}")
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2:
+        raise StoreError(f"{what} must be (n, D) (or one (D,) vector), got shape {a.shape}")
+    if rows is not None and a.shape[0] != rows:
+        raise StoreError(f"{what} has {a.shape[0]} rows, expected {rows}")
+    if a.shape[1] > MAX_DIM:
+        raise StoreError(f"{what} has {a.shape[1]} columns; the limit is {MAX_DIM}")
+    a = np.ascontiguousarray(a, dtype="<f4")
+    if not np.all(np.isfinite(a)):
+        raise StoreError(f"{what} contains NaN or infinite values")
+    return a
+
+
+def _int_column(x: Any, what: str, n: int) -> list[int | None]:
+    if x is None:
+        return [None] * n
+    a = np.asarray(x).reshape(-1)
+    if len(a) != n:
+        raise StoreError(f"{what} has {len(a)} entries, expected {n}")
+    if a.dtype.kind not in "iu":
+        raise StoreError(f"{what} must be integers, got dtype {a.dtype}")
+    return [int(v) if v >= 0 else None for v in a.astype(np.int64)]
+
+
+def _thumbnails(x: Sequence[bytes | None] | None, n: int) -> list[bytes | None]:
+    if x is None:
+        return [None] * n
+    x = list(x)
+    if len(x) != n:
+        raise StoreError(f"{len(x)} thumbnails for {n} latents")
+    for t in x:
+        if t is None:
+            continue
+        if not isinstance(t, (bytes, bytearray, memoryview)) or not bytes(t[:8]) == PNG_MAGIC:
+            raise StoreError("thumbnails must be PNG bytes (or None)")
+        if len(t) > MAX_THUMBNAIL_BYTES:
+            raise StoreError(f"a thumbnail is {len(t)} bytes; the limit is {MAX_THUMBNAIL_BYTES}")
+    return [None if t is None else bytes(t) for t in x]
+
+
+def _vec(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- the store
+
+class LatentStore:
+    """SQLite-backed store; every method opens its own connection, so one object may be shared by threads."""
+
+    def __init__(self, path: str | os.PathLike | None = None, timeout_s: float = 30.0):
+        self.path = Path(path) if path is not None else store_path()
+        self.timeout_s = timeout_s  # total patience for a locked database, per operation
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the folder for the store {self.path}: {e}") from None
+
+        def init(conn: sqlite3.Connection) -> None:
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+        self._retry(self._set_wal)
+        self._run(init)
+
+    # -- connections and transactions
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the store {self.path}: {e}") from None
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            yield conn
+        finally:
+            conn.close()
+
+    def _set_wal(self) -> None:
+        with self._connect() as conn:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError("database is locked (could not switch to WAL)")
+
+    def _retry(self, fn: Callable[[], Any]) -> Any:
+        """Run fn, retrying with jittered back-off while the database is locked/busy."""
+        deadline, delay = time.monotonic() + self.timeout_s, 0.01
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                msg = str(e).lower()
+                if "locked" not in msg and "busy" not in msg:
+                    raise StoreError(f"store error: {e}") from None
+                if time.monotonic() > deadline:
+                    raise StoreError(f"the store {self.path} stayed locked for {self.timeout_s:.0f} s; try again") from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"store error in {self.path}: {e}") from None
+
+    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run fn(conn) in one write transaction; it either commits whole or leaves nothing behind."""
+
+        def attempt() -> Any:
+            with self._connect() as conn:
+                conn.execute("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
+                try:
+                    out = fn(conn)
+                    conn.execute("COMMIT")
+                    return out
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+
+        return self._retry(attempt)
+
+    def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run fn(conn) outside an explicit transaction (reads, schema script)."""
+        def attempt() -> Any:
+            with self._connect() as conn:
+                return fn(conn)
+        return self._retry(attempt)
+
+    # -- collections
+
+    @staticmethod
+    def _collection_id(conn: sqlite3.Connection, collection: str | int, create: bool = False) -> int:
+        if isinstance(collection, (int, np.integer)) and not isinstance(collection, bool):
+            row = conn.execute("SELECT id FROM collections WHERE id = ?", (int(collection),)).fetchone()
+        else:
+            check_name(collection, "collection name")
+            if create:
+                conn.execute("INSERT OR IGNORE INTO collections (name, note, created) VALUES (?, '', ?)", (collection, _now()))
+            row = conn.execute("SELECT id FROM collections WHERE name = ?", (collection,)).fetchone()
+        if row is None:
+            raise StoreError(f"no collection {collection!r}")
+        return int(row[0])
+
+    def create_collection(self, name: str, note: str = "") -> int:
+        """New empty collection; StoreError if the name is taken or not storable."""
+        check_name(name, "collection name")
+        if not isinstance(note, str) or len(note) > MAX_NOTE_LEN:
+            raise StoreError(f"note must be text of at most {MAX_NOTE_LEN} characters")
+
+        def fn(conn: sqlite3.Connection) -> int:
+            if conn.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"a collection named {name!r} already exists")
+            return int(conn.execute("INSERT INTO collections (name, note, created) VALUES (?, ?, ?)",
+                                    (name, note or "", _now())).lastrowid)
+        return self._write(fn)
+
+    def get_or_create_collection(self, name: str) -> int:
+        return self._write(lambda conn: self._collection_id(conn, name, create=True))
+
+    def list_collections(self) -> list[CollectionInfo]:
+        def fn(conn: sqlite3.Connection) -> list[CollectionInfo]:
+            rows = conn.execute(
+                "SELECT c.id, c.name, c.note, c.created, COUNT(l.id) FROM collections c "
+                "LEFT JOIN latents l ON l.collection_id = c.id GROUP BY c.id ORDER BY c.name").fetchall()
+            ck: dict[int, list[str]] = {}
+            for cid, ckpt in conn.execute("SELECT DISTINCT collection_id, checkpoint_id FROM latents ORDER BY checkpoint_id"):
+                ck.setdefault(cid, []).append(ckpt)
+            return [CollectionInfo(r[0], r[1], r[2], r[3], r[4], tuple(ck.get(r[0], ()))) for r in rows]
+        return self._run(fn)
+
+    def rename_collection(self, old: str, new: str) -> None:
+        check_name(new, "new collection name")
+
+        def fn(conn: sqlite3.Connection) -> None:
+            cid = self._collection_id(conn, old)
+            if conn.execute("SELECT 1 FROM collections WHERE name = ? AND id != ?", (new, cid)).fetchone():
+                raise StoreError(f"a collection named {new!r} already exists")
+            conn.execute("UPDATE collections SET name = ? WHERE id = ?", (new, cid))
+        self._write(fn)
+
+    def delete_collection(self, name: str | int) -> int:
+        """Delete a collection and its latents; returns how many latents went with it."""
+        def fn(conn: sqlite3.Connection) -> int:
+            cid = self._collection_id(conn, name)
+            n = conn.execute("SELECT COUNT(*) FROM latents WHERE collection_id = ?", (cid,)).fetchone()[0]
+            conn.execute("DELETE FROM latents WHERE collection_id = ?", (cid,))
+            conn.execute("DELETE FROM collections WHERE id = ?", (cid,))
+            return int(n)
+        return self._write(fn)
+
+    # -- latents
+
+    @staticmethod
+    def _prepare_latents(z, c, attribute_names, checkpoint_id, seeds=None, indices=None,
+                         thumbnails=None, meta=None) -> list[tuple]:
+        """Validate a batch and turn it into row tuples (everything checked before anything is written)."""
+        z = _float_matrix(z, "z")  # (n, z_dim)
+        n = len(z)
+        if n == 0 or z.shape[1] == 0:
+            raise StoreError(f"no latents to add (z has shape {z.shape})")
+        names = [str(a) for a in attribute_names] if attribute_names is not None else []
+        c = _float_matrix(c, "c", rows=n)  # (n, c_dim)
+        if c.shape[1] != len(names):
+            raise StoreError(f"c has {c.shape[1]} columns but {len(names)} attribute names were given")
+        names_json = _json(names, "attribute_names")
+        check_name(checkpoint_id, "checkpoint id")
+        seeds_l, idx_l = _int_column(seeds, "seeds", n), _int_column(indices, "indices", n)
+        thumbs = _thumbnails(thumbnails, n)
+        metas = [_json(m or {}, "meta") for m in (meta if meta is not None else [None] * n)]
+        if len(metas) != n:
+            raise StoreError(f"{len(metas)} meta entries for {n} latents")
+        now = _now()
+        return [(z[i].tobytes(), c[i].tobytes(), names_json, checkpoint_id, seeds_l[i], idx_l[i], thumbs[i], now, metas[i])
+                for i in range(n)]
+
+    @staticmethod
+    def _insert_rows(conn: sqlite3.Connection, cid: int, rows: list[tuple]) -> list[int]:
+        ids = []
+        for r in rows:
+            cur = conn.execute("INSERT INTO latents (collection_id, z, c, attribute_names, checkpoint_id, seed, idx, "
+                               "thumbnail, created, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (cid, *r))
+            ids.append(int(cur.lastrowid))
+        return ids
+
+    def add_latents(self, collection: str | int, z: np.ndarray, c: np.ndarray, attribute_names: Sequence[str],
+                    checkpoint_id: str, seeds: Sequence[int] | np.ndarray | None = None,
+                    indices: Sequence[int] | np.ndarray | None = None,
+                    thumbnails: Sequence[bytes | None] | None = None,
+                    meta: Sequence[dict | None] | None = None) -> list[int]:
+        """Append latents z (n, z_dim), c (n, c_dim) to a collection (created if it is a new name).
+
+        seeds / indices: (n,) ints, -1 or None = unknown. thumbnails: n PNG byte strings or None.
+        All-or-nothing: returns the new row ids once committed.
+        """
+        rows = self._prepare_latents(z, c, attribute_names, checkpoint_id, seeds, indices, thumbnails, meta)
+        return self._write(lambda conn: self._insert_rows(conn, self._collection_id(conn, collection, create=True), rows))
+
+    def get_latents(self, collection: str | int, checkpoint_id: str | None = None) -> LatentSet:
+        """All latents of a collection (optionally only one checkpoint's). StoreError if it mixes sizes."""
+        def fn(conn: sqlite3.Connection):
+            cid = self._collection_id(conn, collection)
+            name = conn.execute("SELECT name FROM collections WHERE id = ?", (cid,)).fetchone()[0]
+            sql = "SELECT id, z, c, attribute_names, checkpoint_id, seed, idx, thumbnail, meta FROM latents WHERE collection_id = ?"
+            args: tuple = (cid,)
+            if checkpoint_id is not None:
+                sql, args = sql + " AND checkpoint_id = ?", (cid, checkpoint_id)
+            return name, conn.execute(sql + " ORDER BY id", args).fetchall()
+        name, rows = self._run(fn)
+        if not rows:
+            return LatentSet(name, np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), np.zeros(0, np.int64),
+                             np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], (), [])
+        names = {r[3] for r in rows}
+        zs, cs = [_vec(r[1]) for r in rows], [_vec(r[2]) for r in rows]
+        if len(names) > 1 or len({len(v) for v in zs}) > 1:
+            raise StoreError(f"collection {name!r} mixes latents of different checkpoints/sizes "
+                             f"({', '.join(sorted({r[4] for r in rows}))}); pick one with checkpoint_id=")
+        return LatentSet(
+            collection=name, z=np.stack(zs), c=np.stack(cs).reshape(len(rows), -1),
+            ids=np.array([r[0] for r in rows], np.int64),
+            seeds=np.array([-1 if r[5] is None else r[5] for r in rows], np.int64),
+            indices=np.array([-1 if r[6] is None else r[6] for r in rows], np.int64),
+            checkpoint_ids=[r[4] for r in rows], thumbnails=[r[7] for r in rows],
+            attribute_names=tuple(json.loads(rows[0][3])), meta=[json.loads(r[8]) for r in rows])
+
+    def get_thumbnails(self, collection: str | int, limit: int | None = None) -> list[bytes]:
+        """PNG thumbnails of a collection in insertion order (rows without one are skipped); works on mixed collections."""
+        def fn(conn: sqlite3.Connection) -> list[bytes]:
+            cid = self._collection_id(conn, collection)
+            return [r[0] for r in conn.execute("SELECT thumbnail FROM latents WHERE collection_id = ? AND thumbnail "
+                                               "IS NOT NULL ORDER BY id LIMIT ?", (cid, -1 if limit is None else int(limit)))]
+        return self._run(fn)
+
+    def delete_latents(self, ids: Sequence[int] | np.ndarray) -> int:
+        """Delete latents by row id; returns how many existed."""
+        ids = [int(i) for i in np.asarray(ids, dtype=np.int64).reshape(-1)]
+
+        def fn(conn: sqlite3.Connection) -> int:
+            return sum(conn.execute("DELETE FROM latents WHERE id = ?", (i,)).rowcount for i in ids)
+        return self._write(fn)
+
+    # -- directions
+
+    @staticmethod
+    def _prepare_direction(name, vector, method, source_collections, checkpoint_id, target_attribute, meta) -> tuple:
+        check_name(name, "direction name")
+        v = _float_matrix(vector, "direction vector")
+        if len(v) != 1 or v.shape[1] == 0:
+            raise StoreError(f"a direction must be one (z_dim,) vector, got shape {np.shape(vector)}")
+        check_name(method, "method")
+        check_name(checkpoint_id, "checkpoint id")
+        if target_attribute is not None:
+            check_name(target_attribute, "target attribute")
+        return (name, v[0].tobytes(), method, _json([str(s) for s in source_collections or []], "source_collections"),
+                checkpoint_id, target_attribute, _now(), _json(meta or {}, "meta"))
+
+    @staticmethod
+    def _insert_direction(conn: sqlite3.Connection, row: tuple, overwrite: bool) -> int:
+        if conn.execute("SELECT 1 FROM directions WHERE name = ?", (row[0],)).fetchone():
+            if not overwrite:
+                raise StoreError(f"a direction named {row[0]!r} already exists")
+            conn.execute("DELETE FROM directions WHERE name = ?", (row[0],))
+        return int(conn.execute("INSERT INTO directions (name, vector, method, source_collections, checkpoint_id, "
+                                "target_attribute, created, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
+
+    def save_direction(self, name: str, vector: np.ndarray, method: str, source_collections: Sequence[str],
+                       checkpoint_id: str, target_attribute: str | None = None, meta: dict | None = None,
+                       overwrite: bool = False) -> int:
+        """Save a (z_dim,) direction under a unique name; StoreError if taken unless overwrite=True."""
+        row = self._prepare_direction(name, vector, method, source_collections, checkpoint_id, target_attribute, meta)
+        return self._write(lambda conn: self._insert_direction(conn, row, overwrite))
+
+    @staticmethod
+    def _direction(r: tuple) -> DirectionInfo:
+        return DirectionInfo(r[0], r[1], _vec(r[2]), r[3], json.loads(r[4]), r[5], r[6], r[7], json.loads(r[8]))
+
+    _DIR_COLS = "id, name, vector, method, source_collections, checkpoint_id, target_attribute, created, meta"
+
+    def list_directions(self, checkpoint_id: str | None = None) -> list[DirectionInfo]:
+        """Saved directions (optionally only those for one checkpoint), by name."""
+        sql, args = f"SELECT {self._DIR_COLS} FROM directions", ()
+        if checkpoint_id is not None:
+            sql, args = sql + " WHERE checkpoint_id = ?", (checkpoint_id,)
+        return [self._direction(r) for r in self._run(lambda conn: conn.execute(sql + " ORDER BY name", args).fetchall())]
+
+    def get_direction(self, name: str) -> DirectionInfo:
+        r = self._run(lambda conn: conn.execute(f"SELECT {self._DIR_COLS} FROM directions WHERE name = ?", (name,)).fetchone())
+        if r is None:
+            raise StoreError(f"no direction {name!r}")
+        return self._direction(r)
+
+    def delete_direction(self, name: str) -> bool:
+        return bool(self._write(lambda conn: conn.execute("DELETE FROM directions WHERE name = ?", (name,)).rowcount))
+
+    # -- settings
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        r = self._run(lambda conn: conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone())
+        return default if r is None else json.loads(r[0])
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value under key."""
+        check_name(key, "setting key")
+        v = _json(value, f"setting {key!r}")
+        self._write(lambda conn: conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, v)))
+
+    def all_settings(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self._run(lambda conn: conn.execute("SELECT key, value FROM settings").fetchall())}
+
+    # -- .npz exchange (ARCHITECTURE.md "Latents .npz")
+
+    def export_collection_npz(self, name: str | int, path_or_buffer: str | os.PathLike | BinaryIO,
+                              checkpoint_id: str | None = None) -> int:
+        """Write a collection as latents .npz (z, c, attribute_names, seeds, indices, checkpoint); returns N."""
+        s = self.get_latents(name, checkpoint_id)
+        if len(s) == 0:
+            raise StoreError(f"collection {s.collection!r} has no latents to export")
+        ckpts = sorted(set(s.checkpoint_ids))
+        if len(ckpts) > 1:
+            raise StoreError(f"collection {s.collection!r} holds latents of {len(ckpts)} checkpoints; pick one with checkpoint_id=")
+        buf = io.BytesIO()
+        np.savez(buf, z=s.z, c=s.c, attribute_names=np.array(s.attribute_names, dtype=np.str_).reshape(-1),
+                 seeds=s.seeds, indices=s.indices, checkpoint=np.array(ckpts[0], dtype=np.str_))
+        if isinstance(path_or_buffer, (str, os.PathLike)):
+            p = Path(path_or_buffer)
+            tmp = p.with_name(p.name + f".tmp{os.getpid()}")
+            tmp.write_bytes(buf.getvalue())
+            os.replace(tmp, p)  # atomic: a reader never sees half a file
+        else:
+            path_or_buffer.write(buf.getvalue())
+        return len(s)
+
+    def import_collection_npz(self, file: str | os.PathLike | bytes | BinaryIO, name: str,
+                              checkpoint_id: str | None = None) -> list[int]:
+        """Add the latents of a .npz to collection `name` (created if new). Validates everything first:
+        on any problem raises StoreError and writes nothing. checkpoint_id overrides the file's."""
+        arrays = read_npz_safely(file)
+        for key in ("z", "c", "attribute_names", "seeds", "indices"):
+            if key not in arrays:
+                raise StoreError(f"the .npz has no {key!r} array (it has: {', '.join(sorted(arrays)) or 'nothing'})")
+        z, c = arrays["z"], arrays["c"]
+        if z.ndim != 2 or z.dtype.kind != "f":
+            raise StoreError(f"'z' must be a 2-D float array, got {z.dtype} {z.shape}")
+        if len(z) > MAX_ROWS:
+            raise StoreError(f"the .npz holds {len(z)} latents; the limit is {MAX_ROWS}")
+        if c.ndim != 2 or c.dtype.kind not in "fiub" or len(c) != len(z):
+            raise StoreError(f"'c' must be a ({len(z)}, K) numeric array, got {c.dtype} {c.shape}")
+        names = arrays["attribute_names"]
+        if names.dtype.kind != "U" or names.ndim != 1 or len(names) != c.shape[1]:
+            raise StoreError(f"'attribute_names' must be {c.shape[1]} strings, got {names.dtype} {names.shape}")
+        if checkpoint_id is None:
+            ck = arrays.get("checkpoint")
+            if ck is None or ck.dtype.kind != "U" or ck.size != 1:
+                raise StoreError("the .npz has no 'checkpoint' string; pass checkpoint_id=")
+            checkpoint_id = str(ck.reshape(-1)[0])
+        for key in ("seeds", "indices"):
+            if arrays[key].shape != (len(z),):
+                raise StoreError(f"'{key}' must have shape ({len(z)},), got {arrays[key].shape}")
+        rows = self._prepare_latents(z, c, names.tolist(), checkpoint_id, arrays["seeds"], arrays["indices"])
+        return self._write(lambda conn: self._insert_rows(conn, self._collection_id(conn, name, create=True), rows))
+
+
+def read_npz_safely(file: str | os.PathLike | bytes | BinaryIO, max_bytes: int | None = None,
+                    max_uncompressed: int | None = None) -> dict[str, np.ndarray]:
+    """Load every array of an .npz without pickle, with size caps on the file and on its decompressed contents
+    (defaults MAX_NPZ_BYTES / MAX_NPZ_UNCOMPRESSED)."""
+    max_bytes = MAX_NPZ_BYTES if max_bytes is None else max_bytes
+    max_uncompressed = MAX_NPZ_UNCOMPRESSED if max_uncompressed is None else max_uncompressed
+    if isinstance(file, (str, os.PathLike)):
+        try:
+            if os.path.getsize(file) > max_bytes:
+                raise StoreError(f"the file is larger than {max_bytes // 2**20} MB")
+            data = Path(file).read_bytes()
+        except OSError as e:
+            raise StoreError(f"cannot read {file}: {e}") from None
+    elif isinstance(file, (bytes, bytearray, memoryview)):
+        data = bytes(file)
+    else:
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise StoreError(f"the file is larger than {max_bytes // 2**20} MB")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            if sum(i.file_size for i in infos) > max_uncompressed:
+                raise StoreError(f"the .npz unpacks to more than {max_uncompressed // 2**20} MB")
+            for info in infos:
+                if not info.filename.endswith(".npy"):
+                    raise StoreError("the .npz contains something other than arrays")
+                with zf.open(info) as f:
+                    check_npy_header(f, info.file_size, info.filename)
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except StoreError:
+        raise
+    except ValueError as e:  # object arrays need pickle: refused
+        raise StoreError(f"the .npz holds arrays that cannot be loaded safely (object/pickled data): {e}") from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, MemoryError) as e:
+        raise StoreError(f"not a valid .npz file: {e}") from None
+
+
+def check_npy_header(f: BinaryIO, member_size: int, what: str) -> None:
+    """Refuse a .npy whose header declares object dtype or more data than the member holds
+    (numpy would allocate the declared size before noticing the file is short)."""
+    try:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    except Exception as e:  # noqa: BLE001 - any parse failure is a malformed file
+        raise StoreError(f"{what} is not a valid .npy array: {e}") from None
+    if dtype.hasobject:
+        raise StoreError(f"{what} holds Python objects (needs pickle), which are refused")
+    if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > member_size:
+        raise StoreError(f"{what} declares shape {shape} but holds less data than that")

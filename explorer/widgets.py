@@ -1,0 +1,244 @@
+"""Widgets shared by the pages: checkpoint picker, model context, face grid with pick boxes, latent sources, save forms."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from explorer import loaders, state
+from explorer.faces import Face, faces_from_arrays, stack, thumbnails
+
+
+# ----------------------------------------------------------------------------- the loaded model
+
+@dataclass
+class Model:
+    """The checkpoint a page works on, with cached rendering helpers."""
+
+    gen: object  # gan.checkpoint.LoadedGenerator
+    path: str
+    mtime: float
+
+    @property
+    def sha(self) -> str:
+        return str(self.gen.sha256)[:12]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.gen.attribute_names)
+
+    def images(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 for z (N, D) / c (N, K), cached."""
+        z = np.asarray(z, np.float32).reshape(-1, self.gen.z_dim)
+        c = np.asarray(c, np.float32).reshape(len(z), -1)
+        return loaders.images(self.path, self.mtime, z, c)
+
+    def probs(self, z: np.ndarray, c: np.ndarray) -> np.ndarray | None:
+        """Classifier probabilities (N, K_clf) of G(z, c), or None without a classifier."""
+        cp, cm = loaders.classifier_key(self.path, self.mtime)
+        if not cp:
+            return None
+        z = np.asarray(z, np.float32).reshape(-1, self.gen.z_dim)
+        return loaders.probabilities(self.path, self.mtime, cp, cm, z, np.asarray(c, np.float32).reshape(len(z), -1))
+
+
+def checkpoint_sidebar() -> None:
+    """Sidebar picker over the shipped default and every run checkpoint; sets st.session_state[state.CKPT_KEY]."""
+    options = loaders.checkpoint_options()
+    with st.sidebar:
+        if not options:
+            st.session_state.pop(state.CKPT_KEY, None)
+            st.warning("No generator checkpoint found.")
+            return
+        paths_ = [o["path"] for o in options]
+        info = {o["path"]: o for o in options}
+        current = st.session_state.get(state.CKPT_KEY)
+        if current not in paths_:  # first run, or the file went away: env var, then the default, then newest run
+            st.session_state[state.CKPT_KEY] = paths_[0]
+        st.selectbox("Checkpoint", paths_, key=state.CKPT_KEY, format_func=lambda p: loaders.describe_checkpoint(info[p]),
+                     help="The shipped default and every *.pt generator checkpoint under the runs folder.")
+        n = len(state.picks())
+        st.caption(f"{n} picked face{'s' * (n != 1)}")
+        if n:
+            st.button("Clear picks", key="app_clear_picks", on_click=state.clear_picks)
+
+
+def require_model() -> Model:
+    """The current checkpoint's model; without one the page explains how to get one and stops."""
+    path = st.session_state.get(state.CKPT_KEY)
+    if not path:
+        st.info("**No generator checkpoint yet.** Train one (a few minutes on a CPU), then reload this page:\n\n"
+                f"```bash\n{loaders.TRAIN_COMMAND}\n```\n\nThe app lists `checkpoints/default.pt` and every "
+                "`*.pt` under `runs/` (or set `GAN_CKPT=path/to/checkpoint.pt`).")
+        st.stop()
+    try:
+        gen = loaders.generator(path)
+    except Exception as e:  # CheckpointError, or a file that vanished: say so, no traceback
+        st.error(f"Cannot load checkpoint `{path}`: {e}")
+        st.stop()
+    return Model(gen, str(path), loaders.mtime(path))
+
+
+def require_classifier(model: Model):
+    """The attribute classifier for this checkpoint, or None after telling the user how to train one."""
+    try:
+        clf = loaders.classifier(model.path, model.mtime)
+    except Exception as e:  # CheckpointError
+        st.error(f"Cannot load the attribute classifier: {e}")
+        return None
+    if clf is None:
+        st.info("No attribute classifier reads this checkpoint's attributes (looked for "
+                "`checkpoints/default_classifier.pt`, `*classifier*.pt` in checkpoints/ and the workspace, "
+                f"or `GAN_CLASSIFIER`). Train one (~4 min):\n\n```bash\n{loaders.CLASSIFIER_COMMAND}\n```")
+    return clf
+
+
+# ----------------------------------------------------------------------------- faces on screen
+
+def face_grid(faces: list[Face], images: np.ndarray, ncols: int, prefix: str, pickable: bool = True,
+              col_labels: list[str] | None = None, captions: bool = True) -> None:
+    """Images in rows of `ncols` columns, each with its identity and (optionally) a pick checkbox.
+
+    The checkboxes mirror st.session_state picks: a ticked box adds the face, an unticked one removes it
+    (in an on_change callback, so the sidebar's count, drawn before the page, is already up to date).
+    """
+    if col_labels:
+        for col, label in zip(st.columns(ncols), col_labels):
+            col.caption(f"**{label}**")
+    for r in range(0, len(faces), ncols):
+        cols = st.columns(ncols)
+        for col, face, img in zip(cols, faces[r:r + ncols], images[r:r + ncols]):
+            with col:
+                st.image(img, caption=face.caption() if captions else None, width="stretch")
+                if pickable:
+                    key = state.pick_widget_key(prefix, face)
+                    st.checkbox("pick", key=key, value=face.key in state.picks(), help=face.identity(),
+                                on_change=state.sync_pick, args=(key, face))
+
+
+def identity_table(faces: list[Face]) -> None:
+    """Expander listing every face's full identity (checkpoint, seed, index, condition)."""
+    with st.expander(f"Identity of these {len(faces)} faces"):
+        st.dataframe([{"checkpoint": f.checkpoint, "seed": f.seed, "index": f.index,
+                       "condition": f.identity().split("c = ", 1)[-1]} for f in faces], hide_index=True)
+
+
+# ----------------------------------------------------------------------------- collections
+
+def require_store():
+    """The latent store; if it cannot be opened the page says why and stops."""
+    try:
+        return loaders.store()
+    except Exception as e:  # StoreError: unwritable folder, not a database
+        st.error(f"Cannot open the latent store: {e}")
+        st.stop()
+
+
+def collections() -> list:
+    """CollectionInfo of every saved collection (name, count, checkpoint_ids…); [] after showing a store error."""
+    try:
+        return loaders.store().list_collections()
+    except Exception as e:  # StoreError: unreadable / locked file
+        st.error(f"Cannot read the latent store: {e}")
+        return []
+
+
+def collection_names() -> list[str]:
+    return [c.name for c in collections()]
+
+
+def collection_faces(name: str, model: Model) -> list[Face]:
+    """This checkpoint's faces in a saved collection (latents of other checkpoints would draw other faces)."""
+    ls = loaders.store().get_latents(name, checkpoint_id=model.sha)
+    if len(ls) == 0:
+        return []
+    z, c = np.asarray(ls.z, np.float32), np.asarray(ls.c, np.float32)
+    if z.shape[1] != model.gen.z_dim or tuple(ls.attribute_names) != model.names:
+        raise ValueError(f"collection {name!r} holds z of size {z.shape[1]} over attributes "
+                         f"{', '.join(ls.attribute_names)}; this checkpoint needs {model.gen.z_dim} over {', '.join(model.names)}")
+    return faces_from_arrays(z, c, ls.seeds, ls.indices, model.sha, model.names, origin=f"collection {name}")
+
+
+def save_faces(faces: list[Face], images: np.ndarray, prefix: str, label: str = "Save to collection") -> None:
+    """Form: pick an existing collection or name a new one, then store the faces with PNG thumbnails."""
+    if not faces:
+        st.caption("Tick **pick** under faces to save them to a collection.")
+        return
+    existing = collection_names()
+    with st.form(f"{prefix}_save_form", clear_on_submit=False, border=True):
+        st.markdown(f"**{label}** ({len(faces)} face{'s' * (len(faces) != 1)})")
+        c1, c2 = st.columns(2)
+        choice = c1.selectbox("Collection", ["(new collection)"] + existing, key=f"{prefix}_save_target")
+        new_name = c2.text_input("New collection name", key=f"{prefix}_save_name", placeholder="e.g. smiling")
+        submitted = st.form_submit_button(label)
+    if submitted:
+        name = new_name.strip() if choice == "(new collection)" else choice
+        if not name:
+            st.error("Give the new collection a name.")
+            return
+        try:
+            store_faces(name, faces, images)
+        except Exception as e:  # StoreError: bad name, mismatched sizes…
+            st.error(f"Could not save: {e}")
+            return
+        st.success(f"Saved {len(faces)} face{'s' * (len(faces) != 1)} to collection **{name}**.")
+
+
+def store_faces(name: str, faces: list[Face], images: np.ndarray) -> None:
+    """Add faces (and thumbnails of their images) to collection `name`, creating it if needed."""
+    store = loaders.store()
+    store.get_or_create_collection(name)
+    z, c = stack(faces)
+    store.add_latents(name, z, c, attribute_names=list(faces[0].names), checkpoint_id=faces[0].checkpoint,
+                      seeds=[f.seed for f in faces], indices=[f.index for f in faces], thumbnails=thumbnails(images))
+
+
+# ----------------------------------------------------------------------------- where latents come from
+
+SOURCES = ("random seed", "picked faces", "collection")
+
+
+def latent_source(label: str, prefix: str, model: Model, default_seed: int = 0, default: str = "random seed",
+                  single: bool = False, default_which: int = 0) -> list[Face]:
+    """Radio + inputs choosing faces: a random seed (with the label distribution's c), the picked faces, or a collection.
+
+    single=True narrows a picked set / collection to one face (an index chooser).
+    """
+    st.markdown(f"**{label}**")
+    src = st.radio("source", SOURCES, index=SOURCES.index(default), key=f"{prefix}_src", horizontal=True,
+                   label_visibility="collapsed")
+    faces: list[Face] = []
+    if src == "random seed":
+        seed = int(st.number_input("seed", 0, 2**31 - 1, default_seed, key=f"{prefix}_seed"))
+        faces = random_faces(model, 1, seed)
+    elif src == "picked faces":
+        faces = state.picked_for(model.sha)
+        if not faces:
+            st.warning("No picked faces for this checkpoint yet — tick **pick** under faces on Generate.")
+    else:
+        names = collection_names()
+        if not names:
+            st.warning("No collections yet — save faces on Generate.")
+        else:
+            name = st.selectbox("collection", names, key=f"{prefix}_coll")
+            try:
+                faces = collection_faces(name, model)
+            except Exception as e:
+                st.error(str(e))
+            if not faces and name:
+                st.warning(f"Collection **{name}** has no faces of this checkpoint (`{model.sha}`).")
+    if single and len(faces) > 1:
+        i = int(st.number_input(f"which one (0–{len(faces) - 1})", 0, len(faces) - 1, min(default_which, len(faces) - 1),
+                                key=f"{prefix}_which"))
+        faces = [faces[i]]
+    return faces
+
+
+def random_faces(model: Model, n: int, seed: int, truncation: float = 1.0) -> list[Face]:
+    """n faces from one seed: z = sample_z(n, seed), c drawn from the checkpoint's label distribution."""
+    from gan.attributes import ANY
+
+    g = loaders.grid(model.path, model.mtime, (ANY,) * len(model.names), "random", n, 1, int(seed), float(truncation))
+    return faces_from_arrays(g["z"], g["c"], g["seeds"], g["indices"], model.sha, model.names)
+

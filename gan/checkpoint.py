@@ -1,0 +1,208 @@
+"""Checkpoints: one self-describing file of tensors and plain values, saved atomically, loaded with weights_only=True only.
+
+Format (docs/ARCHITECTURE.md): format_version, kind, model_config, train_config, attribute_names, dataset,
+label_rows (M, K) uint8, label_counts (M,) int64, G, G_ema, D, opt_G, opt_D (absent in slim exports), step,
+rng, metrics_history, created, code_version.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gan.conditions import LabelDistribution
+from gan.models import ARCHITECTURE_FIELDS, Generator, ModelConfig
+
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format_version", "kind")
+GENERATOR_KEYS = ("model_config", "attribute_names", "G_ema", "label_rows", "label_counts")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used; the message says why (foreign, truncated, pickled code, mismatch)."""
+
+
+def code_version() -> str:
+    """The repository's git commit (read from .git without running git), or 'unknown'."""
+    git = Path(__file__).resolve().parent.parent / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return head[:12]
+        ref = head.split(" ", 1)[1]
+        if (git / ref).exists():
+            return (git / ref).read_text().strip()[:12]
+        for line in (git / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref):
+                return line.split()[0][:12]
+    except OSError:
+        pass
+    return "unknown"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file; its first 12 characters are the checkpoint id shown by the app."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write `payload` to `path` atomically: temp file in the same folder, fsync, os.replace.
+
+    A crash at any moment leaves either the previous file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _check_location(path: Path, allowed_roots) -> Path:
+    real = path.resolve()  # follows symlinks, so a link cannot smuggle a file in from elsewhere
+    roots = [Path(r).resolve() for r in allowed_roots]
+    if not any(real == r or r in real.parents for r in roots):
+        raise CheckpointError(f"{path} is outside the allowed checkpoint folders ({', '.join(map(str, roots))}); "
+                              f"copy it into one of them")
+    return real
+
+
+def load_checkpoint(path: str | Path, expected_kind: str | None = None, allowed_roots=None,
+                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint dict with torch.load(weights_only=True); raise CheckpointError saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint {path} does not exist or is not a file")
+    if allowed_roots is not None:
+        _check_location(path, allowed_roots)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights only" in str(e).lower() or "weights_only" in str(e).lower():
+            raise CheckpointError(f"{path} contains arbitrary Python objects; refusing to load it "
+                                  f"(only tensors and plain values are accepted)") from None
+        raise CheckpointError(f"{path} is corrupt or not a checkpoint ({e})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, AttributeError) as e:
+        raise CheckpointError(f"{path} is truncated or corrupt ({type(e).__name__}: {str(e)[:200]})") from None
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED_KEYS):
+        have = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{path} is not a checkpoint of this project (missing format_version/kind; found {have})")
+    if int(ckpt["format_version"]) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has format_version {ckpt['format_version']}, newer than this code "
+                              f"understands ({FORMAT_VERSION}); update the code")
+    if expected_kind is not None and ckpt["kind"] != expected_kind:
+        raise CheckpointError(f"{path} is a {ckpt['kind']!r} checkpoint, expected {expected_kind!r}")
+    if ckpt["kind"] == "generator":
+        missing = [k for k in GENERATOR_KEYS if k not in ckpt]
+        if missing:
+            raise CheckpointError(f"{path} is missing {', '.join(missing)}; not a complete generator checkpoint")
+    return ckpt
+
+
+def compatibility_problems(ckpt: dict, names, model_config: ModelConfig | dict | None = None) -> list[str]:
+    """What differs between a checkpoint and the attribute names / architecture we want (empty = compatible)."""
+    problems = []
+    have = list(ckpt.get("attribute_names", []))
+    names = list(names)
+    if have != names:
+        missing = [n for n in names if n not in have]
+        extra = [n for n in have if n not in names]
+        parts = []
+        if missing:
+            parts.append(f"lacks {', '.join(missing)}")
+        if extra:
+            parts.append(f"has extra {', '.join(extra)}")
+        if not parts:
+            parts.append("has them in another order")
+        problems.append(f"attributes differ: the checkpoint {' and '.join(parts)} "
+                        f"(checkpoint: {', '.join(have) or '(none)'}; wanted: {', '.join(names) or '(none)'})")
+    if model_config is not None:
+        want = model_config.to_dict() if isinstance(model_config, ModelConfig) else dict(model_config)
+        got = ModelConfig.from_dict(ckpt.get("model_config", {})).to_dict()
+        diff = [f"{k} {got.get(k)!r} vs {want.get(k)!r}" for k in ARCHITECTURE_FIELDS if got.get(k) != want.get(k)]
+        if diff:
+            problems.append(f"architecture differs (checkpoint vs wanted): {'; '.join(diff)}")
+    return problems
+
+
+def check_compatible(ckpt: dict, names, model_config: ModelConfig | dict | None = None) -> None:
+    """Raise CheckpointError naming each difference in attributes or architecture."""
+    problems = compatibility_problems(ckpt, names, model_config)
+    if problems:
+        raise CheckpointError("Checkpoint is not compatible: " + " | ".join(problems))
+
+
+@dataclass
+class LoadedGenerator:
+    """What every consumer gets from a generator checkpoint; G is G_ema in eval mode, frozen."""
+
+    G: Generator
+    z_dim: int
+    c_dim: int
+    img_resolution: int
+    attribute_names: tuple[str, ...]
+    labels: LabelDistribution
+    dataset: dict
+    step: int
+    metrics_history: list
+    path: Path
+    sha256: str
+    model_config: ModelConfig
+    train_config: dict = field(default_factory=dict)
+
+    @property
+    def checkpoint_id(self) -> str:
+        return self.sha256[:12]
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu", allowed_roots=None) -> LoadedGenerator:
+    """The one way to get a generator: G_ema from a checkpoint, eval mode, requires_grad False."""
+    path = Path(path)
+    ckpt = load_checkpoint(path, expected_kind="generator", allowed_roots=allowed_roots)
+    cfg = ModelConfig.from_dict(ckpt["model_config"])
+    names = tuple(ckpt["attribute_names"])
+    if cfg.c_dim != len(names):
+        raise CheckpointError(f"{path}: model c_dim {cfg.c_dim} does not match its {len(names)} attribute names")
+    G = Generator(cfg)
+    try:
+        G.load_state_dict(ckpt["G_ema"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: G_ema weights do not fit the stored model_config ({str(e)[:300]})") from None
+    G.eval().requires_grad_(False).to(device)
+    labels = LabelDistribution(np.asarray(ckpt["label_rows"]), np.asarray(ckpt["label_counts"]), names)
+    return LoadedGenerator(G=G, z_dim=cfg.z_dim, c_dim=cfg.c_dim, img_resolution=cfg.img_resolution,
+                           attribute_names=names, labels=labels, dataset=dict(ckpt.get("dataset", {})),
+                           step=int(ckpt.get("step", 0)), metrics_history=list(ckpt.get("metrics_history", [])),
+                           path=path, sha256=sha256(path), model_config=cfg,
+                           train_config=dict(ckpt.get("train_config", {})))
+
+
+def export_slim(src: str | Path, dst: str | Path) -> Path:
+    """Copy a checkpoint without optimiser states (what gets shipped); keeps G, G_ema, D and all metadata."""
+    ckpt = load_checkpoint(src)
+    for key in ("opt_G", "opt_D"):
+        ckpt.pop(key, None)
+    return save_checkpoint(dst, ckpt)

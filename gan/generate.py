@@ -1,0 +1,152 @@
+"""Generation: deterministic latents, batched G_ema inference to uint8 images, grids, latents .npz, `python -m gan generate`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from gan import paths
+from gan.attributes import UnknownAttributeError, parse_request
+
+
+def sample_z(n: int, z_dim: int, seed: int, truncation: float = 1.0) -> torch.Tensor:
+    """n latents (n, z_dim) float32 from N(0, I) with their own generator seeded by `seed`, scaled by ψ."""
+    g = torch.Generator().manual_seed(int(seed))
+    return torch.randn(n, z_dim, generator=g) * float(truncation)
+
+
+def generate_images(G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor | np.ndarray | None,
+                    batch_size: int = 64) -> np.ndarray:
+    """Run G over (z, c) in batches; returns (N, H, W, 3) uint8. G should be in eval mode (G_ema)."""
+    device = next(G.parameters()).device
+    z = torch.as_tensor(z, dtype=torch.float32)
+    c = None if c is None else torch.as_tensor(c, dtype=torch.float32)
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(z), batch_size):
+            cb = None if c is None else c[i:i + batch_size].to(device)
+            img = G(z[i:i + batch_size].to(device), cb)                  # (b, 3, H, W) in [-1, 1]
+            img = (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)      # (b, 3, H, W) uint8
+            out.append(img.permute(0, 2, 3, 1).cpu().numpy())            # (b, H, W, 3)
+    return np.concatenate(out) if out else np.zeros((0, G.img_resolution, G.img_resolution, 3), np.uint8)
+
+
+def image_grid(images: np.ndarray, nrow: int, pad: int = 2, pad_value: int = 0,
+               row_labels: list[str] | None = None, label_width: int = 0) -> Image.Image:
+    """Tile (N, H, W, 3) uint8 images into a PIL grid with `nrow` images per row (torchvision's convention).
+
+    row_labels: optional text drawn in a left margin of `label_width` pixels (chosen automatically if 0)."""
+    images = np.asarray(images)
+    n, h, w = images.shape[:3]
+    ncol = max(1, min(nrow, n))
+    nrows = (n + ncol - 1) // ncol
+    grid = np.full((pad + nrows * (h + pad), pad + ncol * (w + pad), 3), pad_value, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[y:y + h, x:x + w] = images[i]
+    img = Image.fromarray(grid)
+    if row_labels:
+        label_width = label_width or 6 * max(len(s) for s in row_labels) + 8
+        canvas = Image.new("RGB", (img.width + label_width, img.height), (255, 255, 255))
+        canvas.paste(img, (label_width, 0))
+        draw = ImageDraw.Draw(canvas)
+        for r, text in enumerate(row_labels[:nrows]):
+            draw.text((4, pad + r * (h + pad) + h // 2 - 5), text, fill=(0, 0, 0))
+        img = canvas
+    return img
+
+
+def save_latents_npz(path: str | Path, z, c, names, seeds, indices, checkpoint_id: str) -> Path:
+    """Write the latents file: z (N, z_dim) f32, c (N, K) f32, attribute_names (K,) str, seeds/indices (N,) i64,
+    checkpoint () str."""
+    z = np.asarray(z, dtype=np.float32)
+    c = np.asarray(c, dtype=np.float32)
+    seeds, indices = np.asarray(seeds, dtype=np.int64), np.asarray(indices, dtype=np.int64)
+    names = np.asarray(list(names), dtype=np.str_)
+    n = len(z)
+    if z.ndim != 2 or c.shape != (n, len(names)) or seeds.shape != (n,) or indices.shape != (n,):
+        raise ValueError(f"latents shapes disagree: z {z.shape}, c {c.shape}, {len(names)} names, "
+                         f"seeds {seeds.shape}, indices {indices.shape}")
+    path = Path(path)
+    with open(path, "wb") as f:
+        np.savez(f, z=z, c=c, attribute_names=names, seeds=seeds, indices=indices,
+                 checkpoint=np.asarray(str(checkpoint_id), dtype=np.str_))
+    return path
+
+
+def load_latents_npz(path: str | Path) -> dict:
+    """Read and validate a latents .npz (allow_pickle=False); ValueError says what is wrong."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise ValueError(f"{path} is not a readable latents .npz ({e})") from None
+    missing = [k for k in ("z", "c", "attribute_names", "seeds", "indices", "checkpoint") if k not in data]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}; expected the latents .npz written by `python -m gan generate`")
+    z, c, names = data["z"], data["c"], data["attribute_names"]
+    n = len(z)
+    if z.ndim != 2 or z.dtype.kind != "f":
+        raise ValueError(f"{path}: z must be (N, z_dim) float, got {z.shape} {z.dtype}")
+    if names.ndim != 1 or names.dtype.kind != "U":
+        raise ValueError(f"{path}: attribute_names must be (K,) strings, got {names.shape} {names.dtype}")
+    if c.shape != (n, len(names)) or c.dtype.kind != "f":
+        raise ValueError(f"{path}: c must be ({n}, {len(names)}) float, got {c.shape} {c.dtype}")
+    for k in ("seeds", "indices"):
+        if data[k].shape != (n,) or data[k].dtype.kind not in "iu":
+            raise ValueError(f"{path}: {k} must be ({n},) integers, got {data[k].shape} {data[k].dtype}")
+    return {"z": z.astype(np.float32), "c": c.astype(np.float32), "attribute_names": [str(s) for s in names],
+            "seeds": data["seeds"].astype(np.int64), "indices": data["indices"].astype(np.int64),
+            "checkpoint": str(data["checkpoint"])}
+
+
+def main_generate(args: argparse.Namespace) -> int:
+    from gan.checkpoint import CheckpointError, load_generator
+    from gan.device import pick_device
+
+    try:
+        gen = load_generator(args.ckpt, device=pick_device(args.device))
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        request = parse_request(args.attrs, gen.attribute_names)
+    except UnknownAttributeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    # Latents: one seed, row i of its stream; attributes left as "any" drawn from the training labels.
+    z = sample_z(args.n, gen.z_dim, args.seed, args.truncation)
+    c, possible = gen.labels.fill(request, args.n, np.random.default_rng(args.seed))
+    if not possible:
+        print(f"warning: no training image has {request}; the other attributes come from the marginals", file=sys.stderr)
+    images = generate_images(gen.G, z, c)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image_grid(images, nrow=args.nrow).save(out)
+    npz = save_latents_npz(out.with_suffix(".npz"), z.numpy(), c, gen.attribute_names,
+                           np.full(args.n, args.seed), np.arange(args.n), gen.checkpoint_id)
+    print(f"wrote {out} and {npz} ({args.n} images, {request}, checkpoint {gen.checkpoint_id}, step {gen.step})")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("generate", help="generate a grid of faces from a checkpoint",
+                              description="Generate faces with given attributes; writes OUT (PNG grid) and OUT.npz (latents).")
+    p.add_argument("--ckpt", default=str(paths.DEFAULT_CHECKPOINT), help="generator checkpoint (default: %(default)s)")
+    p.add_argument("--attrs", default="", help='attributes, e.g. "Smiling, Male=0, Eyeglasses=any"; unnamed ones are drawn '
+                                               "from the training label distribution (default: all any)")
+    p.add_argument("--n", type=int, default=64, help="number of images (default: %(default)s)")
+    p.add_argument("--nrow", type=int, default=8, help="images per grid row (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="latent and condition seed (default: %(default)s)")
+    p.add_argument("--truncation", type=float, default=1.0, help="truncation ψ scaling z; 1.0 = none (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: %(default)s)")
+    p.add_argument("--out", default="grid.png", help="output PNG; latents go next to it as .npz (default: %(default)s)")
+    p.set_defaults(func=main_generate)

@@ -1,0 +1,146 @@
+"""The training run folder: config.json, status.json, events.jsonl, metrics.jsonl, sample grids, checkpoint, STOP.
+
+Every JSON file is written atomically (temp file + os.replace) so a reader never sees half a file;
+events and metrics are appended one JSON line at a time.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+STATES = ("running", "finished", "stopped", "failed")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe copy: non-finite floats become None (JSON has no NaN)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    """Write JSON to `path` via a temp file in the same folder + fsync + os.replace."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(_clean(obj), f, indent=2, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | Path, default: Any = None) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """All complete lines of a JSON-lines file (a torn last line is skipped)."""
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return out
+
+
+class RunFolder:
+    """Owns the files of one run folder; `enabled=False` (DDP ranks > 0) makes every write a no-op."""
+
+    def __init__(self, root: str | Path, enabled: bool = True):
+        self.root = Path(root)
+        self.enabled = enabled
+        self.status: dict[str, Any] = {}
+        if enabled:
+            self.root.mkdir(parents=True, exist_ok=True)
+
+    # Paths.
+    @property
+    def config_path(self) -> Path: return self.root / "config.json"
+    @property
+    def status_path(self) -> Path: return self.root / "status.json"
+    @property
+    def events_path(self) -> Path: return self.root / "events.jsonl"
+    @property
+    def metrics_path(self) -> Path: return self.root / "metrics.jsonl"
+    @property
+    def checkpoint_path(self) -> Path: return self.root / "checkpoint.pt"
+    @property
+    def stop_path(self) -> Path: return self.root / "STOP"
+
+    def sample_path(self, step: int) -> Path:
+        return self.root / f"samples_{step:06d}.png"
+
+    # Writers.
+    def write_config(self, config: dict) -> None:
+        if self.enabled:
+            write_json_atomic(self.config_path, config)
+
+    def set_status(self, state: str | None = None, **fields: Any) -> None:
+        """Update status.json: state, pid, step, total_steps, started, updated, images_per_s, message."""
+        if not self.enabled:
+            return
+        if not self.status:
+            self.status = {"state": "running", "pid": os.getpid(), "step": 0, "total_steps": None,
+                           "started": now_iso(), "updated": now_iso(), "images_per_s": None, "message": ""}
+        if state is not None:
+            if state not in STATES:
+                raise ValueError(f"state must be one of {STATES}")
+            self.status["state"] = state
+        self.status.update(fields, updated=now_iso())
+        write_json_atomic(self.status_path, self.status)
+
+    def _append(self, path: Path, record: dict) -> None:
+        if not self.enabled:
+            return
+        with open(path, "a") as f:
+            f.write(json.dumps(_clean(record), default=str) + "\n")
+
+    def append_event(self, record: dict) -> None:
+        """One line in events.jsonl (`step`, `time`, scalars under slash names, guard actions)."""
+        self._append(self.events_path, {"time": round(time.time(), 3), **record})
+
+    def append_metrics(self, record: dict) -> None:
+        self._append(self.metrics_path, {"time": round(time.time(), 3), **record})
+
+    def stop_requested(self) -> bool:
+        return self.stop_path.exists()
+
+    def clear_stop(self) -> None:
+        if self.enabled:
+            self.stop_path.unlink(missing_ok=True)
+
+    # Readers (for the app and tests).
+    def read_status(self) -> dict | None:
+        return read_json(self.status_path)
+
+    def read_events(self) -> list[dict]:
+        return read_jsonl(self.events_path)
+
+    def samples(self) -> list[Path]:
+        return sorted(self.root.glob("samples_*.png"))

@@ -1,0 +1,616 @@
+"""The training loop: `train(cfg, on_tick=None)` and `python -m gan train` (single process or torchrun DDP)."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from gan import losses, paths
+from gan.attributes import check_names
+from gan.checkpoint import (FORMAT_VERSION, CheckpointError, check_compatible, code_version, load_checkpoint,
+                            now_iso, save_checkpoint)
+from gan.conditions import LabelDistribution
+from gan.device import configure_threads, pick_device, seed_everything
+from gan.generate import generate_images, image_grid, sample_z
+from gan.guard import CollapseGuard, GuardConfig, GuardStop, _finite
+from gan.models import ModelConfig, build_networks
+from gan.runfolder import RunFolder
+
+
+@dataclass
+class TrainConfig:
+    data: str = "synthetic:20000"       # --data spec: synthetic[:N] | celeba:PATH | folder:PATH | cache:DIR
+    attrs: str = ""                     # comma-separated attribute subset to condition on ("" = all of the data's)
+    crop: str = ""                      # crop mode passed to prepare ("" = its default)
+    size: int = 64                      # image side in pixels (32, 64, 128)
+    steps: int = 2000                   # training steps (one D update per d_steps + one G update); 0 = no limit
+    minutes: float = 0.0                # wall-clock budget over the whole run incl. resumes; 0 = no limit
+    batch: int = 64                     # global batch size (split across DDP ranks)
+    lr_g: float = 2e-4                  # Adam learning rate of G
+    lr_d: float = 2e-4                  # Adam learning rate of D (TTUR: set it higher than lr_g)
+    beta1: float = 0.5                  # Adam beta1 (DCGAN)
+    beta2: float = 0.999                # Adam beta2
+    loss: str = "nonsat"                # nonsat (BCE) | hinge
+    smoothing: float = 0.9              # one-sided label smoothing: target of real images (nonsat only)
+    d_steps: int = 1                    # D updates per G update
+    aux_weight: float = 1.0             # weight of the attribute (auxiliary head) BCE in both D and G losses
+    ema: float = 0.999                  # decay of G_ema, the generator that is shipped
+    ema_warmup: bool = True             # ramp decay as min(ema, (1+step)/(10+step)) so early G_ema is not stale
+    guard: bool = True                  # collapse guard: roll a network back when its loss leaves its band
+    guard_d_band: tuple = (0.05, 6.0)   # healthy range of D's adversarial loss (real + fake, window mean)
+    guard_g_band: tuple = (-50.0, 15.0) # healthy range of G's adversarial loss
+    guard_max_restores: int = 5         # stop the run after more restores than this ...
+    guard_window: int = 2000            # ... within this many steps
+    sample_every: int = 250             # steps between preview grids samples_{step:06d}.png
+    ckpt_every: int = 250               # steps between checkpoint.pt saves (always at the end too)
+    log_every: int = 25                 # steps between events.jsonl lines / guard checks (the only host syncs)
+    seed: int = 0                       # seeds init, noise, data order and the preview grid
+    device: str = "auto"                # auto | cpu | cuda | cuda:N
+    flip: bool = True                   # random horizontal flips of real images
+    workers: int = 0                    # background threads loading the next uint8 batch (0 = in the loop)
+    channels_last: bool = False         # NHWC memory format for the networks
+    out: str = ""                       # run folder ("" = runs/run-DATE-TIME)
+    resume: bool = False                # continue bit-for-bit from OUT/checkpoint.pt
+    init: str = ""                      # fine-tune from this checkpoint's weights (same attributes/architecture)
+    progress: bool = True               # tqdm progress bar
+    model: ModelConfig = field(default_factory=ModelConfig)  # network shape; c_dim/img_resolution come from the data
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known and k != "model"}
+        for k in ("guard_d_band", "guard_g_band"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        return cls(**kw, model=ModelConfig.from_dict(d.get("model", {})))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# Fields a resumed run may change; everything else (the recipe) comes from the checkpoint.
+CONTROL_FIELDS = ("steps", "minutes", "sample_every", "ckpt_every", "log_every", "device", "workers", "out",
+                  "resume", "init", "channels_last", "progress")
+
+
+class Batches:
+    """Endless (img, c) batches: per-epoch permutation drawn from a generator seeded by (seed, epoch).
+
+    `state()` / `load_state()` hold (epoch, pos), so a resumed run sees the same data order. Under DDP each
+    rank takes its slice of the same global batch."""
+
+    def __init__(self, images: np.ndarray, attrs: np.ndarray, index: np.ndarray, batch: int, seed: int,
+                 device: torch.device, rank: int = 0, world: int = 1, workers: int = 0):
+        if len(index) < batch:
+            raise ValueError(f"training split has {len(index)} images, fewer than one batch of {batch}; use a smaller --batch")
+        if batch % world:
+            raise ValueError(f"--batch {batch} is not divisible by the {world} DDP processes")
+        self.images, self.attrs, self.index = images, attrs, index
+        self.batch, self.seed, self.device, self.rank, self.per = batch, seed, device, rank, batch // world
+        self.epoch, self.pos = 0, 0
+        self._perm_epoch, self._perm = -1, None
+        self._pool = None
+        self._pending = None
+        self._state: dict | None = None
+        if workers > 0:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(max_workers=1)
+
+    def state(self) -> dict:
+        """Position after the last batch handed out (a prefetched batch does not count)."""
+        return dict(self._state) if self._state is not None else {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state(self, state: dict) -> None:
+        self.epoch, self.pos, self._pending = int(state["epoch"]), int(state["pos"]), None
+        self._state = None
+
+    def _next_indices(self) -> np.ndarray:
+        if self.pos + self.batch > len(self.index):  # drop the incomplete last batch of an epoch
+            self.epoch, self.pos = self.epoch + 1, 0
+        if self._perm_epoch != self.epoch:
+            self._perm = np.random.default_rng([self.seed, self.epoch]).permutation(self.index)
+            self._perm_epoch = self.epoch
+        idx = self._perm[self.pos:self.pos + self.batch]
+        self.pos += self.batch
+        return np.sort(idx[self.rank * self.per:(self.rank + 1) * self.per])  # sorted: sequential memmap reads
+
+    def _load(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.ascontiguousarray(self.images[idx]), self.attrs[idx]  # (b, H, W, 3) uint8, (b, K) uint8
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(img (b, 3, H, W) float32 in [-1, 1], c (b, K) float32), on the device."""
+        if self._pool is None:
+            x, a = self._load(self._next_indices())
+            self._state = {"epoch": self.epoch, "pos": self.pos}
+        else:  # prefetch: the next batch's uint8 pixels are read while this step computes
+            if self._pending is None:
+                self._pending = self._pool.submit(self._load, self._next_indices())
+            x, a = self._pending.result()
+            self._state = {"epoch": self.epoch, "pos": self.pos}
+            self._pending = self._pool.submit(self._load, self._next_indices())
+        img = torch.from_numpy(x).to(self.device, non_blocking=True).permute(0, 3, 1, 2)  # (b, 3, H, W) uint8, NHWC strides
+        img = img.float().div_(127.5).sub_(1.0)
+        c = torch.from_numpy(a.astype(np.float32)).to(self.device, non_blocking=True)
+        return img, c
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def preview_conditions(labels: LabelDistribution, n_rows: int = 8) -> tuple[np.ndarray, list[str]]:
+    """Fixed rows of the preview grid: the most common label vector, then for the most balanced attributes the
+    most common real vector with that attribute on. Returns (c (n_rows, K) float32, row labels)."""
+    order = np.argsort(-labels.counts, kind="stable")
+    rows = [labels.rows[order[0]]]
+    freq = labels.frequencies
+    for k in np.argsort(np.abs(freq - 0.5), kind="stable"):
+        if len(rows) >= n_rows:
+            break
+        match = [i for i in order if labels.rows[i, k] == 1 and not any((labels.rows[i] == r).all() for r in rows)]
+        if match:
+            rows.append(labels.rows[match[0]])
+    text = []
+    for r in rows:
+        on = [n for n, v in zip(labels.names, r) if v]
+        s = ", ".join(on) or "(none)"
+        text.append(s if len(s) <= 40 else s[:38] + "..")
+    return np.stack(rows).astype(np.float32), text
+
+
+def rng_state() -> dict:
+    """Python, NumPy and torch RNG states as tensors and plain values (weights_only-loadable)."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": torch.from_numpy(np_state[1].astype(np.int64)), "numpy_pos": int(np_state[2]),
+            "numpy_gauss": [int(np_state[3]), float(np_state[4])],
+            "python": torch.tensor(py_state[1], dtype=torch.int64), "python_version": int(py_state[0]),
+            "python_gauss": py_state[2]}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"],
+                         state["numpy_gauss"][0], state["numpy_gauss"][1]))
+    random.setstate((state["python_version"], tuple(int(v) for v in state["python"].tolist()), state["python_gauss"]))
+
+
+@torch.no_grad()
+def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
+    """G_ema ← beta·G_ema + (1 − beta)·G; buffers (batch-norm statistics) are copied."""
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.lerp_(p, 1.0 - beta)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)
+
+
+def _sync_grads(module: torch.nn.Module, world: int) -> None:
+    """DDP gradient sync: average all gradients across ranks in one flat all-reduce."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if world == 1 or not grads:
+        return
+    flat = torch.cat([g.flatten() for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def _dist_setup(device_pref: str) -> tuple[int, int, torch.device]:
+    """(rank, world, device) — a torchrun launch (WORLD_SIZE > 1) gets a gloo (CPU) or NCCL (GPU) group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, pick_device(device_pref)
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(device_pref)
+    if device.type == "cuda":
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return rank, world, device
+
+
+def _resolve_out(cfg: TrainConfig) -> Path:
+    return Path(cfg.out) if cfg.out else paths.runs_dir() / datetime.now().strftime("run-%Y%m%d-%H%M%S")
+
+
+def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dict:
+    """Train a conditional GAN; returns {state, step, images_per_s, checkpoint, out, message}.
+
+    on_tick(info) is called at every log tick with the logged scalars; returning True stops the run gracefully."""
+    # Join the process group (if launched by torchrun); only rank 0 writes files.
+    rank, world, device = _dist_setup(cfg.device)
+    configure_threads()
+    out = _resolve_out(cfg)
+    cfg = replace(cfg, out=str(out))
+    run = RunFolder(out, enabled=rank == 0)
+    stop = {"reason": None}
+    restore_signals = _install_signal_handlers(stop)
+    batches = None
+    try:
+        # Resume: the recipe comes from the checkpoint; only run-control fields may change.
+        resume_ckpt = None
+        if cfg.resume:
+            resume_ckpt = load_checkpoint(run.checkpoint_path, expected_kind="generator")
+            saved = TrainConfig.from_dict(resume_ckpt["train_config"])
+            cfg = replace(saved, **{k: getattr(cfg, k) for k in CONTROL_FIELDS})
+        elif run.checkpoint_path.exists():
+            raise RuntimeError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+        run.clear_stop()
+        run.set_status("running", total_steps=cfg.steps or None, message="loading data")
+        seed_everything(cfg.seed)
+
+        # Load the training set (rank 0 prepares the cache first, the others then reuse it).
+        from gan.prepare import open_source
+        attrs_wanted = [a.strip() for a in cfg.attrs.split(",") if a.strip()] or None
+        if rank == 0:
+            print(f"loading {cfg.data} (prepared once, then reused) …", file=sys.stderr, flush=True)
+            cache = open_source(cfg.data, size=cfg.size, attrs=attrs_wanted, crop=cfg.crop or None)
+        if world > 1:
+            dist.barrier()
+        if rank != 0:
+            cache = open_source(cfg.data, size=cfg.size, attrs=attrs_wanted, crop=cfg.crop or None)
+        names = list(cache.attribute_names)
+        attrs = np.asarray(cache.attrs, dtype=np.uint8)
+        if attrs_wanted:  # condition on a subset of the cache's attributes
+            names_sel = check_names(attrs_wanted, tuple(names))
+            attrs = attrs[:, [names.index(n) for n in names_sel]]
+            names = names_sel
+        train_index = cache.indices("train")
+        if len(train_index) == 0:
+            train_index = cache.indices()
+        labels = LabelDistribution.from_labels(attrs[train_index], tuple(names))
+        batches = Batches(cache.images, attrs, train_index, cfg.batch, cfg.seed, device, rank, world, cfg.workers)
+        dataset_info = {"fingerprint": cache.fingerprint, "source": cache.manifest.get("source", cfg.data),
+                        "crop": cache.manifest.get("crop"), "size": cache.size, "count": len(train_index),
+                        "label_frequencies": {n: float(f) for n, f in zip(names, labels.frequencies)}}
+
+        # Construct networks: sizes come from the data.
+        mcfg = replace(cfg.model, c_dim=len(names), img_resolution=cache.size)
+        cfg = replace(cfg, model=mcfg, size=cache.size)
+        G, D = build_networks(mcfg)
+        G, D = G.to(device), D.to(device)
+        if cfg.channels_last:
+            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+        opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+
+        # Initialise from a checkpoint (fine-tuning) or restore everything (resume).
+        step, elapsed_before, metrics_history = 0, 0.0, []
+        if cfg.init and not cfg.resume:
+            init = load_checkpoint(cfg.init, expected_kind="generator")
+            check_compatible(init, names, mcfg)
+            G.load_state_dict(init["G"])
+            G_ema.load_state_dict(init["G_ema"])
+            if "D" in init:
+                D.load_state_dict(init["D"])
+        if resume_ckpt is not None:
+            check_compatible(resume_ckpt, names, mcfg)
+            if resume_ckpt.get("dataset", {}).get("fingerprint") != cache.fingerprint:
+                print(f"warning: the data changed since this run started (fingerprint "
+                      f"{resume_ckpt['dataset'].get('fingerprint')} → {cache.fingerprint})", file=sys.stderr)
+            for module, key in ((G, "G"), (G_ema, "G_ema"), (D, "D"), (opt_G, "opt_G"), (opt_D, "opt_D")):
+                module.load_state_dict(resume_ckpt[key])
+            step = int(resume_ckpt["step"])
+            elapsed_before = float(resume_ckpt.get("elapsed", 0.0))
+            metrics_history = list(resume_ckpt.get("metrics_history", []))
+            batches.load_state(resume_ckpt["data_state"])
+            set_rng_state(resume_ckpt["rng"])
+            del resume_ckpt
+        elif world > 1:  # identical start on every rank
+            for t in list(G.state_dict().values()) + list(D.state_dict().values()) + list(G_ema.state_dict().values()):
+                dist.broadcast(t, 0)
+
+        # Fix the preview grid once: one row per attribute combination, one fixed z per column.
+        grid_c, grid_text = preview_conditions(labels)
+        grid_z = sample_z(8, mcfg.z_dim, cfg.seed)
+        grid_z, grid_c = grid_z.repeat(len(grid_c), 1), torch.from_numpy(np.repeat(grid_c, 8, axis=0))
+
+        # Write the resolved config before step 0.
+        if rank == 0:
+            print(json.dumps(cfg.to_dict(), indent=2))
+        run.write_config(cfg.to_dict())
+        guard = CollapseGuard(GuardConfig(cfg.guard, tuple(cfg.guard_d_band), tuple(cfg.guard_g_band),
+                                          cfg.guard_max_restores, cfg.guard_window))
+        nets = {"D": {"D": D, "opt_D": opt_D}, "G": {"G": G, "G_ema": G_ema, "opt_G": opt_G}}
+
+        saved_mtime = [run.checkpoint_path.stat().st_mtime_ns if run.checkpoint_path.exists() else None]
+
+        def save(step: int) -> str | None:
+            """Atomic checkpoint of everything needed to resume; refused when any weight is not finite."""
+            if rank != 0:
+                return None
+            if not _finite([G, G_ema, D]):
+                return "skipped checkpoint: non-finite weights"
+            # `python -m gan evaluate` may have appended metrics to checkpoint.pt since our last save: keep them.
+            ckpt_path = run.checkpoint_path
+            if ckpt_path.exists() and ckpt_path.stat().st_mtime_ns != saved_mtime[0]:
+                try:
+                    metrics_history[:] = load_checkpoint(ckpt_path).get("metrics_history", metrics_history)
+                except CheckpointError:
+                    pass
+            save_checkpoint(run.checkpoint_path, {
+                "format_version": FORMAT_VERSION, "kind": "generator", "model_config": mcfg.to_dict(),
+                "train_config": cfg.to_dict(), "attribute_names": names, "dataset": dataset_info,
+                "label_rows": torch.from_numpy(labels.rows), "label_counts": torch.from_numpy(labels.counts),
+                "G": G.state_dict(), "G_ema": G_ema.state_dict(), "D": D.state_dict(),
+                "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "step": step, "rng": rng_state(),
+                "data_state": batches.state(), "elapsed": elapsed_before + time.time() - t_start,
+                "metrics_history": metrics_history, "created": now_iso(), "code_version": code_version()})
+            saved_mtime[0] = ckpt_path.stat().st_mtime_ns
+            return None
+
+        def render_preview(step: int) -> None:
+            if rank == 0:
+                images = generate_images(G_ema, grid_z, grid_c)
+                image_grid(images, nrow=8, row_labels=grid_text).save(run.sample_path(step))
+
+        if step == 0:
+            render_preview(0)
+
+        # Train.
+        ones = torch.ones((), device=device)
+        acc = torch.zeros(7, device=device)  # running sums of the logged scalars (no per-step host sync)
+        acc_n, tick_images, tick_time = 0, 0, time.perf_counter()
+        t_start = time.time()
+        per = cfg.batch // world
+        images_per_s, state, message = None, "finished", "done"
+        run.set_status("running", step=step, message="training")
+        bar = tqdm(total=cfg.steps or None, initial=step, disable=rank != 0 or not cfg.progress,
+                   unit="step", dynamic_ncols=True, mininterval=2.0)
+        while True:
+            # Stop conditions, agreed between ranks.
+            reason = None
+            if cfg.steps and step >= cfg.steps:
+                reason = "finished"
+            elif cfg.minutes and elapsed_before + time.time() - t_start >= cfg.minutes * 60:
+                reason = "time"
+            elif stop["reason"] or run.stop_requested():
+                reason = "stop"
+            if world > 1:
+                code = torch.tensor([("finished", "time", "stop", None).index(reason)], device=device)
+                dist.all_reduce(code, op=dist.ReduceOp.MIN)
+                reason = ("finished", "time", "stop", None)[int(code)]
+            if reason is not None:
+                state, message = {"finished": ("finished", "reached the step budget"),
+                                  "time": ("finished", f"reached the {cfg.minutes:g}-minute budget"),
+                                  "stop": ("stopped", f"stopped on request ({stop['reason'] or 'STOP file'})")}[reason]
+                break
+
+            # (1) Update D: maximize log D(x) + log(1 - D(G(z))), and classify the attributes of real images.
+            D.requires_grad_(True)
+            for _ in range(cfg.d_steps):
+                real, c = batches.next()                                               # (b, 3, H, W), (b, K)
+                z = torch.randn(cfg.batch, mcfg.z_dim, device=device)[rank * per:(rank + 1) * per]  # (b, z_dim)
+                if cfg.flip:
+                    flip = (torch.rand(cfg.batch, device=device) < 0.5)[rank * per:(rank + 1) * per]
+                    real = torch.where(flip[:, None, None, None], real.flip(3), real)
+                fake = G(z, c)                                                         # (b, 3, H, W)
+                real_logit, real_aux = D(real, c)
+                fake_logit, _ = D(fake.detach(), c)
+                loss_real, loss_fake = losses.d_loss(real_logit, fake_logit, cfg.loss, cfg.smoothing)
+                loss_d_aux = losses.aux_loss(real_aux, c)
+                opt_D.zero_grad(set_to_none=True)
+                (loss_real + loss_fake + cfg.aux_weight * loss_d_aux).backward()
+                _sync_grads(D, world)
+                opt_D.step()
+
+            # (2) Update G: maximize log D(G(z)), and make D's attribute head read the requested c.
+            D.requires_grad_(False)  # no weight gradients for D in this phase
+            fake_logit, fake_aux = D(fake, c)
+            loss_g = losses.g_loss(fake_logit, cfg.loss)
+            loss_g_aux = losses.aux_loss(fake_aux, c)
+            opt_G.zero_grad(set_to_none=True)
+            (loss_g + cfg.aux_weight * loss_g_aux).backward()
+            _sync_grads(G, world)
+            opt_G.step()
+
+            # G_ema follows G, with a warm-up so the early average is not dominated by the random init.
+            beta = min(cfg.ema, (1 + step) / (10 + step)) if cfg.ema_warmup else cfg.ema
+            update_ema(G_ema, G, beta)
+            step += 1
+            bar.update(1)
+            acc += torch.stack([loss_real, loss_fake, loss_g, loss_d_aux, loss_g_aux,
+                                torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]).detach()
+            acc_n += 1
+            tick_images += cfg.batch * cfg.d_steps
+
+            # Periodic tick: log + guard, preview grid, checkpoint.
+            if step % cfg.log_every == 0 or step % cfg.ckpt_every == 0:
+                means = (acc / max(1, acc_n)).tolist()
+                now = time.perf_counter()
+                images_per_s = tick_images / max(1e-9, now - tick_time)
+                tick_images, tick_time, acc_n = 0, now, 0
+                acc.zero_()
+                info = {"step": step, "Loss/D/real": means[0], "Loss/D/fake": means[1], "Loss/G": means[2],
+                        "Loss/D/aux": means[3], "Loss/G/aux": means[4], "D(x)": means[5], "D(G(z))": means[6],
+                        "lr/G": opt_G.param_groups[0]["lr"], "lr/D": opt_D.param_groups[0]["lr"],
+                        "images_per_s": round(images_per_s, 2)}
+                actions = guard.check(step, {"D": means[0] + means[1], "G": means[2]}, nets)
+                if actions:
+                    info["guard"] = actions
+                    if world > 1:  # keep ranks identical after a roll-back
+                        for group in nets.values():
+                            for m in group.values():
+                                if isinstance(m, torch.nn.Module):
+                                    for t in m.state_dict().values():
+                                        dist.broadcast(t, 0)
+                run.append_event(info)
+                run.set_status("running", step=step, images_per_s=round(images_per_s, 2), message="training")
+                bar.set_postfix({"D": f"{means[0] + means[1]:.3f}", "G": f"{means[2]:.3f}",
+                                 "img/s": f"{images_per_s:.0f}"}, refresh=False)
+                if on_tick is not None and on_tick(info) is True:
+                    stop["reason"] = "on_tick"
+            if step % cfg.sample_every == 0:
+                render_preview(step)
+            if step % cfg.ckpt_every == 0:
+                note = save(step)
+                if note:
+                    run.append_event({"step": step, "guard": [{"guard": note}]})
+        bar.close()
+
+        # Final preview and checkpoint (unless this step was just saved).
+        if step % cfg.sample_every != 0:
+            render_preview(step)
+        note = save(step) if (step % cfg.ckpt_every != 0 or not run.checkpoint_path.exists()) else None
+        if note:
+            state, message = "failed", f"{note}; the last good checkpoint.pt is kept"
+        run.set_status(state, step=step, images_per_s=images_per_s and round(images_per_s, 2), message=message)
+        return {"state": state, "step": step, "images_per_s": images_per_s, "checkpoint": str(run.checkpoint_path),
+                "out": str(out), "message": message}
+    except BaseException as e:
+        msg = f"{type(e).__name__}: {e}" if not isinstance(e, KeyboardInterrupt) else "interrupted"
+        try:
+            run.set_status("failed", message=msg)
+        except Exception:
+            pass
+        raise
+    finally:
+        if batches is not None:
+            batches.close()
+        restore_signals()
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _install_signal_handlers(stop: dict) -> Callable[[], None]:
+    """Ctrl-C / SIGTERM ask the loop to finish its step, save and exit; a second Ctrl-C interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        if stop["reason"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop["reason"] = signal.Signals(signum).name
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(s, h) for s, h in old.items()]
+
+
+# ---------------------------------------------------------------- CLI
+
+# (flag, config field ("model.x" for ModelConfig), type or "bool", help); defaults come from the dataclasses.
+OPTIONS = [
+    ("--data", "data", str, "training data: synthetic[:N] | celeba:PATH | folder:PATH | cache:DIR"),
+    ("--attrs", "attrs", str, 'attributes to condition on, e.g. "Smiling,Male,Eyeglasses" ("" = all in the data)'),
+    ("--crop", "crop", str, "crop mode passed to prepare (\"\" = its default)"),
+    ("--size", "size", int, "image size: 32, 64 or 128"),
+    ("--steps", "steps", int, "training steps (0 = no limit; with --minutes alone there is no step limit)"),
+    ("--minutes", "minutes", float, "wall-clock budget in minutes over the whole run (0 = none)"),
+    ("--batch", "batch", int, "global batch size"),
+    ("--lr-g", "lr_g", float, "Adam learning rate of G"),
+    ("--lr-d", "lr_d", float, "Adam learning rate of D"),
+    ("--beta1", "beta1", float, "Adam beta1"),
+    ("--beta2", "beta2", float, "Adam beta2"),
+    ("--loss", "loss", str, "adversarial loss: nonsat | hinge"),
+    ("--smoothing", "smoothing", float, "one-sided label smoothing target for real images (nonsat)"),
+    ("--d-steps", "d_steps", int, "D updates per G update"),
+    ("--aux-weight", "aux_weight", float, "weight of the auxiliary attribute loss (D on real labels, G on requested ones)"),
+    ("--ema", "ema", float, "G_ema decay"),
+    ("--ema-warmup", "ema_warmup", "bool", "ramp the EMA decay up from 0.1 at the start"),
+    ("--guard", "guard", "bool", "collapse guard (roll back a network whose loss leaves its band)"),
+    ("--guard-d-band", "guard_d_band", "pair", "healthy band LO HI of D's adversarial loss"),
+    ("--guard-g-band", "guard_g_band", "pair", "healthy band LO HI of G's adversarial loss"),
+    ("--guard-max-restores", "guard_max_restores", int, "stop after more restores than this within --guard-window steps"),
+    ("--guard-window", "guard_window", int, "window in steps for --guard-max-restores"),
+    ("--sample-every", "sample_every", int, "steps between preview grids"),
+    ("--ckpt-every", "ckpt_every", int, "steps between checkpoints"),
+    ("--log-every", "log_every", int, "steps between logged events and guard checks"),
+    ("--seed", "seed", int, "random seed"),
+    ("--device", "device", str, "auto | cpu | cuda | cuda:N"),
+    ("--flip", "flip", "bool", "random horizontal flips"),
+    ("--workers", "workers", int, "background loader threads (0 or 1)"),
+    ("--channels-last", "channels_last", "bool", "NHWC memory format"),
+    ("--out", "out", str, "run folder (default runs/run-DATE-TIME)"),
+    ("--resume", "resume", "flag", "continue OUT/checkpoint.pt bit-for-bit (recipe from the checkpoint)"),
+    ("--init", "init", str, "fine-tune from this checkpoint's weights (same attributes and architecture)"),
+    ("--progress", "progress", "bool", "tqdm progress bar"),
+    ("--z-dim", "model.z_dim", int, "latent size"),
+    ("--c-embed-dim", "model.c_embed_dim", int, "size of G's condition embedding"),
+    ("--ngf", "model.ngf", int, "G width"),
+    ("--ndf", "model.ndf", int, "D width"),
+    ("--g-upsample", "model.g_upsample", str, "G upsampling: convtranspose | nearest"),
+    ("--g-dropout", "model.g_dropout", float, "Dropout2d rate in G's hidden blocks"),
+    ("--d-cond", "model.d_cond", str, "D conditioning: projection | concat | acgan | projection+acgan"),
+    ("--spectral-norm", "model.spectral_norm", "bool", "spectral norm in D (instead of batch norm)"),
+]
+
+
+def _get(cfg: TrainConfig, name: str):
+    return getattr(cfg.model, name[6:]) if name.startswith("model.") else getattr(cfg, name)
+
+
+def config_from_args(args) -> TrainConfig:
+    """TrainConfig defaults (or, with --resume, the run's saved config) overridden by the options given."""
+    given = {name: getattr(args, name.replace(".", "__")) for _, name, _, _ in OPTIONS}
+    given = {k: v for k, v in given.items() if v is not None}
+    base = TrainConfig()
+    if given.get("resume") and given.get("out"):
+        saved = Path(given["out"]) / "config.json"
+        if saved.exists():
+            base = TrainConfig.from_dict(json.loads(saved.read_text()))
+    elif "minutes" in given and "steps" not in given:
+        base = replace(base, steps=0)  # --minutes alone: the time budget decides
+    top = {k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if not k.startswith("model.")}
+    model = {k[6:]: v for k, v in given.items() if k.startswith("model.")}
+    return replace(base, **top, model=replace(base.model, **model))
+
+
+def main_train(args) -> int:
+    try:
+        cfg = config_from_args(args)
+        result = train(cfg)
+    except (CheckpointError, GuardStop, RuntimeError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{result['state']}: {result['message']} at step {result['step']}; checkpoint {result['checkpoint']}")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a conditional GAN (also under torchrun for DDP)",
+                              description="Train a conditional DCGAN on prepared face data. Writes OUT/config.json, "
+                                          "status.json, events.jsonl, samples_*.png and checkpoint.pt. Create OUT/STOP, "
+                                          "press Ctrl-C or send SIGTERM to stop after the current step (saved, exit 0).")
+    defaults = TrainConfig()
+    for flag, name, typ, help_ in OPTIONS:
+        dest = name.replace(".", "__")
+        default = _get(defaults, name)
+        h = f"{help_} (default: {default!r})"
+        if typ == "bool":
+            p.add_argument(flag, dest=dest, action=argparse_bool(), default=None, help=h)
+        elif typ == "flag":
+            p.add_argument(flag, dest=dest, action="store_const", const=True, default=None, help=help_)
+        elif typ == "pair":
+            p.add_argument(flag, dest=dest, type=float, nargs=2, metavar=("LO", "HI"), default=None, help=h)
+        else:
+            p.add_argument(flag, dest=dest, type=typ, default=None, help=h)
+    p.set_defaults(func=main_train)
+
+
+def argparse_bool():
+    import argparse
+    return argparse.BooleanOptionalAction

@@ -1,0 +1,51 @@
+"""Interpolate: a linear or spherical path between two faces, scrubbed with a slider, saved as a strip PNG or a GIF."""
+import numpy as np
+import streamlit as st
+
+from explorer import widgets
+from explorer.faces import Face, gif_bytes, grid_png
+from gan.latent import interpolation_path
+
+st.title("Interpolate")
+model = widgets.require_model()
+
+left, right = st.columns(2)
+with left:
+    a = widgets.latent_source("Start", "interp_a", model, default_seed=0, single=True)
+with right:
+    b = widgets.latent_source("End", "interp_b", model, default_seed=1, single=True, default_which=1)
+
+c1, c2, c3 = st.columns(3)
+method = c1.radio("Path for z", ("spherical", "linear"), key="interp_method", horizontal=True,
+                  help="spherical keeps intermediate z at a typical Gaussian norm; linear passes closer to the origin")
+steps = c2.slider("Steps", 2, 32, 8, key="interp_steps")
+cmode = c3.radio("Condition vector", ("interpolate", "hold start's", "hold end's"), key="interp_cmode", horizontal=True)
+
+if not (a and b):
+    st.info("Choose both endpoints (random seeds need no set-up).")
+    st.stop()
+fa, fb = a[0], b[0]
+try:
+    z_path = interpolation_path(fa.z, fb.z, steps, method)  # (S, D)
+    if cmode == "interpolate":
+        c_path = interpolation_path(fa.c, fb.c, steps, "linear")  # (S, K)
+    else:
+        c_path = np.repeat((fa.c if cmode == "hold start's" else fb.c)[None], steps, axis=0).astype(np.float32)
+except ValueError as e:
+    st.error(str(e))
+    st.stop()
+frames = model.images(z_path, c_path)  # (S, H, W, 3)
+
+t = st.slider("Scrub the path", 0, steps - 1, 0, key="interp_t", format="step %d")
+big, info = st.columns([1, 2])
+face_t = Face(z_path[t], c_path[t], -1, t, model.sha, model.names, origin=f"{method} path step {t}/{steps - 1}")
+big.image(frames[t], caption=f"t = {t / (steps - 1):.2f}", width=256)
+info.markdown(f"**Start**: {fa.identity()}\n\n**End**: {fb.identity()}\n\n**This frame**: {face_t.identity()}")
+
+st.image(list(frames), caption=[f"{i / (steps - 1):.2f}" for i in range(steps)], width=64)
+d1, d2 = st.columns(2)
+d1.download_button("Download strip PNG", lambda: grid_png(frames, steps), file_name=f"path_{model.sha}.png",
+                   mime="image/png", key="interp_dl_png")
+d2.download_button("Download animated GIF", lambda: gif_bytes(frames, scale=max(1, 128 // frames.shape[1])),
+                   file_name=f"path_{model.sha}.gif", mime="image/gif", key="interp_dl_gif")
+widgets.save_faces([face_t], frames[t:t + 1], "interp", label="Save this frame")

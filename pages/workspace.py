@@ -1,0 +1,114 @@
+"""Workspace: saved collections (thumbnails, counts, delete), .npz import/export of a collection, whole-workspace bundles."""
+import io
+
+import streamlit as st
+
+from explorer import widgets
+from explorer.bundle import export_bundle, import_bundle
+from explorer.store import StoreError
+
+MAX_UPLOAD_MB = 20
+
+st.title("Workspace")
+store = widgets.require_store()
+st.caption(f"Collections and directions live in `{store.path}`; they survive reloads and new tabs.")
+
+infos = widgets.collections()
+st.subheader("Collections")
+if not infos:
+    st.info("No collections yet — save faces on **Generate** (tick **pick**, then *Save to collection*), "
+            "or import a latents `.npz` below.")
+for info in infos:
+    with st.container(border=True):
+        head, act = st.columns([5, 1])
+        head.markdown(f"**{info.name}** · {info.count} face{'s' * (info.count != 1)} · checkpoint"
+                      f"{'s' * (len(info.checkpoint_ids) > 1)} {', '.join(f'`{c}`' for c in info.checkpoint_ids) or '—'}"
+                      f" · created {info.created[:16].replace('T', ' ')}")
+        try:
+            thumbs = [t for t in store.get_latents(info.name).thumbnails if t][:16]
+        except StoreError as e:  # a collection mixing checkpoints: still listable and deletable
+            thumbs = []
+            st.caption(str(e))
+        if thumbs:
+            st.image(thumbs, width=48)
+        if act.button("Delete", key=f"ws_del_{info.id}", type="secondary"):
+            st.session_state["ws_confirm"] = info.name
+        if st.session_state.get("ws_confirm") == info.name:
+            st.warning(f"Delete **{info.name}** and its {info.count} faces?")
+            y, n = st.columns(2)
+            if y.button("Yes, delete", key=f"ws_del_yes_{info.id}", type="primary"):
+                store.delete_collection(info.name)
+                st.session_state.pop("ws_confirm", None)
+                st.rerun()
+            if n.button("Cancel", key=f"ws_del_no_{info.id}"):
+                st.session_state.pop("ws_confirm", None)
+                st.rerun()
+
+st.subheader("Directions")
+dirs = store.list_directions()
+if not dirs:
+    st.caption("No saved directions yet — build and save one on **Directions**.")
+else:
+    st.dataframe([{"name": d.name, "method": d.method, "target": d.target_attribute or "—", "checkpoint": d.checkpoint_id,
+                   "from": ", ".join(d.source_collections), "created": d.created[:16].replace("T", " ")} for d in dirs],
+                 hide_index=True)
+    c1, c2 = st.columns([3, 1])
+    gone = c1.selectbox("Direction to delete", [d.name for d in dirs], key="ws_dir_del_name")
+    if c2.button("Delete direction", key="ws_dir_del"):
+        store.delete_direction(gone)
+        st.rerun()
+
+st.subheader("Exchange one collection (.npz)")
+left, right = st.columns(2)
+with left:
+    st.markdown("**Export**")
+    if infos:
+        name = st.selectbox("Collection to export", [i.name for i in infos], key="ws_export_name")
+        try:
+            buf = io.BytesIO()
+            store.export_collection_npz(name, buf)
+            st.download_button(f"Download {name}.npz", buf.getvalue(), file_name=f"{name}.npz",
+                               mime="application/octet-stream", key="ws_export_dl")
+        except StoreError as e:
+            st.error(str(e))
+    else:
+        st.caption("Nothing to export yet.")
+with right:
+    st.markdown("**Import**")
+    up = st.file_uploader("Latents .npz (z, c, attribute_names, seeds, indices, checkpoint)", type=["npz"],
+                          key="ws_import_file", max_upload_size=MAX_UPLOAD_MB)
+    target = st.text_input("Into collection", key="ws_import_name", placeholder="imported")
+    if st.button("Import", key="ws_import_go", disabled=up is None):
+        name = (target or "").strip() or (up.name.rsplit(".", 1)[0] if up else "")
+        try:
+            ids = store.import_collection_npz(up.getvalue(), name)
+            st.success(f"Imported {len(ids)} faces into **{name}**.")
+        except StoreError as e:
+            st.error(f"Import failed, nothing was written: {e}")
+
+st.subheader("Whole workspace (bundle .zip)")
+b1, b2 = st.columns(2)
+with b1:
+    if st.button("Prepare bundle", key="ws_bundle_make"):
+        try:
+            buf = io.BytesIO()
+            manifest = export_bundle(store, buf)
+            st.session_state["ws_bundle"] = buf.getvalue()
+            st.caption(f"{len(manifest.get('collections', []))} collections, {len(manifest.get('directions', []))} directions.")
+        except StoreError as e:
+            st.error(str(e))
+    if st.session_state.get("ws_bundle"):
+        st.download_button("Download workspace.zip", st.session_state["ws_bundle"], file_name="workspace.zip",
+                           mime="application/zip", key="ws_bundle_dl")
+with b2:
+    bup = st.file_uploader("Bundle .zip", type=["zip"], key="ws_bundle_file", max_upload_size=MAX_UPLOAD_MB * 10)
+    if st.button("Import bundle", key="ws_bundle_go", disabled=bup is None):
+        try:
+            rep = import_bundle(store, bup.getvalue())
+            renamed = {k: v for k, v in rep.collections.items() if k != v}
+            st.success(f"Imported {rep.latents} faces in {len(rep.collections)} collections and "
+                       f"{len(rep.directions)} directions" + (f"; renamed {renamed}" if renamed else "") + ".")
+            if rep.checkpoints:
+                st.caption("They need checkpoint(s) " + ", ".join(f"`{c[:12]}`" for c in rep.checkpoints))
+        except StoreError as e:
+            st.error(f"Import failed, nothing was written: {e}")

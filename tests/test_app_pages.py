@@ -1,0 +1,340 @@
+"""Every page of the Streamlit app in AppTest on a tiny checkpoint: opens without clicks, one real interaction each."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from explorer.demo import DEMO_ATTRIBUTES, make_tiny_classifier, make_tiny_generator
+from explorer.store import LatentStore
+from gan import paths
+from gan.checkpoint import sha256
+
+APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+PAGES = ("generate", "arithmetic", "directions", "interpolate", "latent_map", "metrics", "workspace")
+Z_DIM = 16
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """A tiny untrained generator (32×32, ngf 8, 4 attributes) and classifier, built once per session."""
+    root = tmp_path_factory.mktemp("tiny")
+    gen = make_tiny_generator(root / "tiny_generator.pt", z_dim=Z_DIM)
+    clf = make_tiny_classifier(root / "tiny_classifier.pt")
+    return {"gen": gen, "clf": clf, "sha": sha256(gen)[:12]}
+
+
+@pytest.fixture
+def app_env(tiny, monkeypatch):
+    """Point the app at the tiny checkpoint (conftest already isolates workspace, runs and store); fresh caches."""
+    monkeypatch.setenv("GAN_CKPT", str(tiny["gen"]))
+    monkeypatch.setenv("GAN_CLASSIFIER", str(tiny["clf"]))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield tiny
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def open_page(name: str, at: AppTest | None = None) -> AppTest:
+    at = at or AppTest.from_file(APP, default_timeout=120)
+    if name != "generate" or not at._tree:  # the default page needs no switch on a fresh app
+        at.switch_page(f"../pages/{name}.py")
+    at.run()
+    return at
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def images(at: AppTest) -> list:
+    return list(at.get("image"))
+
+
+def store() -> LatentStore:
+    return LatentStore(paths.store_path())
+
+
+def seed_collections(sha: str, n: int = 4) -> None:
+    """Two saved collections of this checkpoint's latents, as Generate would save them."""
+    rng = np.random.default_rng(0)
+    s = store()
+    for name, on in (("smiling", 1.0), ("neutral", 0.0)):
+        z = rng.standard_normal((n, Z_DIM)).astype(np.float32)
+        c = np.zeros((n, len(DEMO_ATTRIBUTES)), np.float32)
+        c[:, DEMO_ATTRIBUTES.index("Smiling")] = on
+        s.add_latents(name, z, c, DEMO_ATTRIBUTES, sha, seeds=np.arange(n), indices=np.arange(n))
+
+
+# ----------------------------------------------------------------------------- every page, no clicks
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_opens_with_content(app_env, page):
+    at = open_page(page)
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title and at.title[0].value
+    if page in ("generate", "arithmetic", "directions", "interpolate", "latent_map"):
+        assert images(at), f"{page} shows no faces without clicks"
+    if page == "workspace":
+        assert any("No collections yet" in i.value for i in at.info)
+    if page == "metrics":  # a small conditioning report is computed on open
+        assert any(m.label == "balanced accuracy" for m in at.metric)
+
+
+def test_no_checkpoint_explains_how_to_train(monkeypatch, tmp_path):
+    monkeypatch.delenv("GAN_CKPT", raising=False)
+    monkeypatch.setattr(paths, "DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    for page in ("generate", "interpolate", "metrics"):
+        at = open_page(page)
+        ok(at)
+        assert any("python -m gan train" in i.value for i in at.info)
+
+
+def test_broken_checkpoint_is_not_offered(monkeypatch, tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    monkeypatch.setenv("GAN_CKPT", str(bad))
+    monkeypatch.setattr(paths, "DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = open_page("generate")
+    ok(at)
+    assert any("No generator checkpoint" in w.value for w in at.sidebar.warning)
+
+
+def test_picker_lists_run_checkpoints(app_env, monkeypatch):
+    run_ckpt = make_tiny_generator(paths.runs_dir() / "tiny-run" / "checkpoint.pt", z_dim=Z_DIM, seed=1)
+    at = open_page("generate")
+    ok(at)
+    options = at.selectbox(key="app_ckpt").options
+    assert len(options) >= 2 and any("tiny-run" in o for o in options)
+    # switching checkpoints re-renders the grid with the other model
+    at.selectbox(key="app_ckpt").select(str(run_ckpt.resolve())).run()
+    ok(at)
+    assert any(sha256(run_ckpt)[:12] in c.value for c in at.caption)
+
+
+# ----------------------------------------------------------------------------- Generate
+
+def test_generate_attributes_pick_and_save(app_env):
+    at = open_page("generate")
+    at.slider(key="gen_rows").set_value(2)
+    at.slider(key="gen_cols").set_value(3)
+    at.radio(key="gen_attr_Smiling").set_value("on")
+    at.radio(key="gen_attr_Male").set_value("off")
+    at.run()
+    ok(at)
+    boxes = [c for c in at.checkbox if c.key and "_pick_" in c.key]
+    assert len(boxes) == 6
+    assert len(images(at)) == 6
+    boxes[0].check()
+    boxes[2].check()
+    at.run()
+    ok(at)
+    at.text_input(key="gen_save_name").input("smiling women")
+    at.button(key="FormSubmitter:gen_save_form-Save to collection").click().run()
+    ok(at)
+    assert any("Saved 2 faces" in s.value for s in at.success)
+    ls = store().get_latents("smiling women")
+    assert ls.z.shape == (2, Z_DIM)
+    assert np.all(ls.c[:, DEMO_ATTRIBUTES.index("Smiling")] == 1) and np.all(ls.c[:, DEMO_ATTRIBUTES.index("Male")] == 0)
+    assert ls.checkpoint_ids == [app_env["sha"]] * 2 and list(ls.indices) == [0, 2]
+    assert Image.open(io.BytesIO(ls.thumbnails[0])).size == (32, 32)
+
+
+def test_generate_text_request_and_unknown_name(app_env):
+    at = open_page("generate")
+    at.text_input(key="gen_text").input("Eyeglasses, Young=0").run()
+    ok(at)
+    assert not at.error
+    at.text_input(key="gen_text").input("Smilling").run()
+    ok(at)
+    assert at.error and "Smiling" in at.error[0].value and "Did you mean" in at.error[0].value
+    assert images(at), "the grid still shows (from the controls) after a typo"
+
+
+def test_generate_grid_modes(app_env):
+    at = open_page("generate")
+    at.slider(key="gen_rows").set_value(2)
+    at.selectbox(key="gen_mode").select("fixed z × varied conditions").run()
+    ok(at)
+    toggles = at.multiselect(key="gen_toggles").value
+    assert len(images(at)) == 2 * (1 + len(toggles))
+    at.selectbox(key="gen_mode").select("fixed condition × varied z").run()
+    ok(at)
+    assert len(images(at)) == 2 * 8
+
+
+# ----------------------------------------------------------------------------- Arithmetic
+
+def test_arithmetic_on_collections_and_save(app_env):
+    seed_collections(app_env["sha"])
+    at = open_page("arithmetic")
+    for g, name in (("A", "smiling"), ("B", "neutral"), ("C", "neutral")):
+        at.radio(key=f"arith_{g}_src").set_value("collection")
+        at.run()
+        at.selectbox(key=f"arith_{g}_coll").select(name)
+    at.radio(key="arith_cmode").set_value("hold C's c")
+    at.run()
+    ok(at)
+    captions = [img.caption for i in images(at) for img in i.proto.imgs]
+    for head in ("mean A (4)", "− mean B (4)", "+ mean C (4)", "= result"):
+        assert any(c.startswith(head) for c in captions), (head, captions)
+    at.text_input(key="arith_save_name").input("arith result")
+    at.button(key="FormSubmitter:arith_save_form-Save the result").click().run()
+    ok(at)
+    ls = store().get_latents("arith result")
+    s, n = store().get_latents("smiling"), store().get_latents("neutral")
+    np.testing.assert_allclose(ls.z[0], s.z.mean(0) - n.z.mean(0) + n.z.mean(0), atol=1e-5)
+    assert ls.c[0, DEMO_ATTRIBUTES.index("Smiling")] == 0  # held C's condition
+
+
+# ----------------------------------------------------------------------------- Directions
+
+def test_directions_build_apply_save_compare(app_env):
+    at = open_page("directions")
+    ok(at)
+    assert [m for m in at.metric if "per unit" in m.label], "the effect of the default direction is measured on open"
+    at.text_input(key="dir_save_name").input("smile (md)")
+    at.button(key="FormSubmitter:dir_save_form-Save direction").click().run()
+    ok(at)
+    saved = store().list_directions(checkpoint_id=app_env["sha"])
+    assert [d.name for d in saved] == ["smile (md)"] and saved[0].target_attribute == "Smiling"
+    assert abs(np.linalg.norm(saved[0].vector) - 1) < 1e-5
+    assert at.dataframe, "comparison table of saved directions"
+    # orthogonalise a new boundary direction against the saved one
+    at.multiselect(key="dir_methods").set_value(["linear boundary (logistic)"])
+    at.multiselect(key="dir_ortho").set_value(["smile (md)"])
+    at.slider(key="dir_alpha").set_value(1.0)
+    at.run()
+    ok(at)
+    assert not at.error
+
+
+def test_directions_from_two_collections_on_picked_faces(app_env):
+    seed_collections(app_env["sha"])
+    at = open_page("generate")
+    [c for c in at.checkbox if "_pick_" in (c.key or "")][0].check()
+    at.run()
+    at = open_page("directions", at)
+    at.radio(key="dir_source").set_value("two collections").run()
+    at.selectbox(key="dir_with").select("smiling")
+    at.selectbox(key="dir_without").select("neutral")
+    at.run()
+    ok(at)
+    assert at.toggle(key="dir_on_picked").value is True
+    assert at.metric and not at.error
+
+
+# ----------------------------------------------------------------------------- Interpolate
+
+def test_interpolate_steps_and_scrub(app_env):
+    at = open_page("interpolate")
+    at.slider(key="interp_steps").set_value(5)
+    at.radio(key="interp_method").set_value("linear")
+    at.run()
+    ok(at)
+    strip = [i for i in images(at) if len(i.proto.imgs) == 5]
+    assert strip, "a strip of 5 frames"
+    at.slider(key="interp_t").set_value(4).run()
+    ok(at)
+    assert any("t = 1.00" in img.caption for i in images(at) for img in i.proto.imgs)
+    at.radio(key="interp_cmode").set_value("hold start's").run()
+    ok(at)
+
+
+# ----------------------------------------------------------------------------- Latent map
+
+def test_latent_map_with_collections(app_env):
+    seed_collections(app_env["sha"])
+    at = open_page("latent_map")
+    ok(at)
+    assert at.multiselect(key="map_colls").value == ["neutral", "smiling"]
+    assert at.get("plotly_chart")
+    at.radio(key="map_dims").set_value("3-D")
+    at.selectbox(key="map_color").select("P(Smiling)")
+    at.run()
+    ok(at)
+    assert images(at)
+
+
+# ----------------------------------------------------------------------------- Metrics
+
+def test_metrics_conditioning_and_flip(app_env):
+    at = open_page("metrics")
+    ok(at)
+    vals = {m.label: m.value for m in at.metric}
+    assert 0 <= float(vals["balanced accuracy"]) <= 1 and vals["classifier on real images"] == "0.900"
+    at.select_slider(key="met_n").set_value(100)
+    at.button(key="met_cond_go").click().run()
+    ok(at)
+    at.select_slider(key="met_flip_n").set_value(50)
+    at.button(key="met_flip_go").click().run()
+    ok(at)
+    assert not at.error
+    assert len(at.get("plotly_chart")) >= 3  # history, accuracy bars, flip heatmap, bias
+
+
+# ----------------------------------------------------------------------------- Workspace
+
+def test_workspace_lists_and_deletes(app_env):
+    seed_collections(app_env["sha"])
+    at = open_page("workspace")
+    ok(at)
+    assert any("smiling" in m.value and "4 faces" in m.value for m in at.markdown)
+    info = {c.name: c for c in store().list_collections()}
+    at.button(key=f"ws_del_{info['smiling'].id}").click().run()
+    at.button(key=f"ws_del_yes_{info['smiling'].id}").click().run()
+    ok(at)
+    assert [c.name for c in store().list_collections()] == ["neutral"]
+    assert at.download_button(key="ws_export_dl") is not None
+
+
+def test_metrics_fid_on_demand_is_labelled(app_env, monkeypatch):
+    """FID/KID/cFID through gan.evaluate with a cheap stand-in for Inception; every row names features and counts."""
+    import torch
+
+    from gan import fid
+
+    fake = fid.InceptionFeatures(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten()),
+                                 "test pooling", "testpool", (-1.0, 1.0))
+    monkeypatch.setattr(fid, "load_inception", lambda device="cpu": fake)
+    at = open_page("metrics")
+    at.select_slider(key="met_fid_gen").set_value(200)
+    at.select_slider(key="met_fid_real").set_value(500)
+    at.button(key="met_fid_go").click().run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    metrics = list(at.dataframe[-1].value["metric"])
+    assert any(m.startswith("FID") and "200 gen" in m and "real" in m for m in metrics), metrics
+    assert any("KID" in m for m in metrics)
+    assert any("proxy, not FID" in m for m in metrics)
+    assert not any(m.startswith("FID") and "proxy" in m for m in metrics)
+
+
+# ----------------------------------------------------------------------------- the app's pure helpers
+
+def test_merge_request_and_downloads():
+    from explorer.faces import Face, gif_bytes, grid_png, latents_npz_bytes, merge_request
+
+    names = DEMO_ATTRIBUTES
+    base = np.array([-1, 1, -1, -1], np.int8)  # Male on from the controls
+    values, err = merge_request(base, "smiling, Male=0", names)
+    assert err is None and values.tolist() == [-1, 0, 1, -1]
+    values, err = merge_request(base, "Eyeglases", names)
+    assert "Eyeglasses" in err and values.tolist() == base.tolist()
+    frames = np.random.default_rng(0).integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)
+    assert Image.open(io.BytesIO(gif_bytes(frames))).n_frames == 6  # forward then back
+    assert Image.open(io.BytesIO(grid_png(frames, 2))).size == (2 + 2 * 10, 2 + 2 * 10)
+    faces = [Face(np.ones(3, np.float32) * i, np.eye(4, dtype=np.float32)[i], 7, i, "abc", names) for i in range(2)]
+    with np.load(io.BytesIO(latents_npz_bytes(faces)), allow_pickle=False) as f:
+        assert f["z"].shape == (2, 3) and list(f["indices"]) == [0, 1] and str(f["checkpoint"]) == "abc"

@@ -1,0 +1,154 @@
+"""The real app in a headless Chromium: `streamlit run explorer/app.py` on a tiny checkpoint, every page visited.
+
+Screenshots go to test-output/screenshots/. Needs Debian's chromium (/usr/bin/chromium) and Playwright's
+Python package; `playwright install` cannot download browsers here.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explorer.demo import DEMO_ATTRIBUTES, make_tiny_classifier, make_tiny_generator
+from gan.checkpoint import sha256
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+SHOTS = REPO / "test-output" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAGES = ("Generate", "Arithmetic", "Directions", "Interpolate", "Latent map", "Metrics", "Workspace")
+WITH_FACES = {"Generate", "Arithmetic", "Directions", "Interpolate", "Latent map"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200 and r.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A streamlit server on a free port, pointed at a tiny checkpoint and a private workspace; always terminated."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/test.sh does, as root)")
+    root = tmp_path_factory.mktemp("browser")
+    gen = make_tiny_generator(root / "tiny_generator.pt", z_dim=16)
+    clf = make_tiny_classifier(root / "tiny_classifier.pt")
+    env = dict(os.environ, GAN_CKPT=str(gen), GAN_CLASSIFIER=str(clf), GAN_WORKSPACE=str(root / "workspace"),
+               GAN_RUNS_DIR=str(root / "runs"), GAN_STORE=str(root / "workspace" / "latents.sqlite"), GAN_THREADS="1")
+    # One saved collection so Arithmetic / Latent map / Workspace have something to show.
+    from explorer.store import LatentStore
+
+    rng = np.random.default_rng(0)
+    LatentStore(env["GAN_STORE"]).add_latents("demo", rng.standard_normal((6, 16)).astype(np.float32),
+                                              (rng.random((6, len(DEMO_ATTRIBUTES))) < 0.5).astype(np.float32),
+                                              DEMO_ATTRIBUTES, sha256(gen)[:12], seeds=np.zeros(6, int), indices=np.arange(6))
+    port = _free_port()
+    url = f"http://localhost:{port}"
+    log = open(root / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "explorer" / "app.py"),
+                             "--server.headless", "true", "--server.port", str(port), "--server.address", "localhost",
+                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"streamlit did not come up:\n{(root / 'streamlit.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+def _settle(page, timeout_s: float = 120) -> None:
+    """Wait until the script run finished: the app root reports data-test-script-state="notRunning" twice in a row."""
+    done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.5)  # let a just-triggered rerun start
+        page.wait_for_selector(done, timeout=timeout_s * 1000)
+        time.sleep(0.5)
+        if page.locator(done).count():
+            return
+    raise AssertionError("the page kept running")
+
+
+def _loaded_images(page) -> int:
+    return page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=\"stMain\"] img'))"
+                         ".filter(i => i.complete && i.naturalWidth > 0).length")
+
+
+def test_every_page_renders_in_chromium(server):
+    from playwright.sync_api import sync_playwright
+
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2200})
+            page.goto(server, timeout=90_000)
+            for title in PAGES:
+                if title != "Generate":
+                    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+                page.wait_for_selector(f'h1:has-text("{title}")', timeout=90_000)
+                _settle(page)
+                if title in WITH_FACES:  # images may still be decoding after the run ends
+                    page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=\"stMain\"] img'))"
+                                           ".some(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+                page.screenshot(path=str(SHOTS / f"{title.lower().replace(' ', '_')}.png"), full_page=True)
+                assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {title}"
+                if title in WITH_FACES:
+                    assert _loaded_images(page) > 0, f"no rendered face on {title}"
+
+            # One real interaction: pick a face on Generate; the sidebar counts it.
+            page.locator('[data-testid="stSidebarNav"] a', has_text="Generate").first.click()
+            page.wait_for_selector('h1:has-text("Generate")', timeout=60_000)
+            _settle(page)
+            page.locator('[data-testid="stCheckbox"] label', has_text="pick").first.click()
+            _settle(page)
+            page.wait_for_selector('[data-testid="stSidebar"] :text("1 picked face")', timeout=30_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.screenshot(path=str(SHOTS / "generate_picked.png"), full_page=True)
+
+            # A broken upload on Workspace is refused with a message, not a traceback.
+            page.locator('[data-testid="stSidebarNav"] a', has_text="Workspace").first.click()
+            page.wait_for_selector('h1:has-text("Workspace")', timeout=60_000)
+            _settle(page)
+            page.locator('input[type="file"]').first.set_input_files(
+                files=[{"name": "broken.npz", "mimeType": "application/octet-stream", "buffer": b"not a zip file"}])
+            _settle(page)
+            page.get_by_role("button", name="Import", exact=True).click()
+            _settle(page)
+            page.wait_for_selector(':text("Import failed, nothing was written")', timeout=30_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.screenshot(path=str(SHOTS / "workspace_bad_import.png"), full_page=True)
+        finally:
+            browser.close()

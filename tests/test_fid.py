@@ -1,0 +1,135 @@
+"""FID / KID maths, the real-statistics cache, and the Inception loader."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from gan import fid
+from gan.cache import FaceCache, write_cache
+
+
+def _feats(n=400, d=24, seed=0, shift=0.0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    mix = np.random.default_rng(123).normal(size=(d, d)) / np.sqrt(d)  # same distribution for every seed
+    return (rng.normal(size=(n, d)) @ mix * scale + shift).astype(np.float64)
+
+
+def test_fid_of_a_set_with_itself_is_zero():
+    f = _feats()
+    assert abs(fid.fid_from_features(f, f)) < 1e-8
+
+
+def test_frechet_distance_matches_direct_scipy_and_torchmetrics():
+    a, b = _feats(seed=1), _feats(seed=2, shift=0.3, scale=1.4)
+    mine = fid.fid_from_features(a, b)
+    mu1, s1 = a.mean(0), np.cov(a, rowvar=False)
+    mu2, s2 = b.mean(0), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real  # SciPy ≥ 1.17: no disp= argument
+    direct = float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+    assert abs(mine - direct) / direct < 1e-3
+
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    class Identity(torch.nn.Module):  # features in, features out: torchmetrics does the statistics
+        num_features = a.shape[1]
+
+        def forward(self, x):
+            return x
+
+    tm = FrechetInceptionDistance(feature=Identity())
+    tm.update(torch.from_numpy(b), real=True)
+    tm.update(torch.from_numpy(a), real=False)
+    assert abs(float(tm.compute()) - mine) / mine < 1e-3
+
+
+def test_frechet_distance_closed_form_for_diagonal_gaussians():
+    rng = np.random.default_rng(3)
+    mu1, mu2 = rng.normal(size=10), rng.normal(size=10)
+    v1, v2 = rng.uniform(0.1, 3, 10), rng.uniform(0.1, 3, 10)
+    expected = ((mu1 - mu2) ** 2).sum() + (v1 + v2 - 2 * np.sqrt(v1 * v2)).sum()
+    got = fid.frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2))
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_kid_is_unbiased_and_exact_on_one_full_subset():
+    same_a, same_b = _feats(600, seed=4), _feats(600, seed=5)
+    shifted = _feats(600, seed=6, shift=0.5)
+    k_same, _ = fid.kid(same_a, same_b, subsets=50, subset_size=300)
+    k_shift, _ = fid.kid(same_a, shifted, subsets=50, subset_size=300)
+    assert k_shift > 0.05
+    assert abs(k_same) < 0.02 * k_shift  # unbiased: ≈ 0 for equal distributions (a biased MMD would be > 0)
+
+    # One subset holding every sample equals the direct unbiased MMD² formula.
+    x, y = same_a[:200], shifted[:200]
+    d, m = x.shape[1], 200
+    k = lambda p, q: (p @ q.T / d + 1) ** 3  # noqa: E731
+    kxx, kyy = k(x, x), k(y, y)
+    direct = ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (m * (m - 1)) - 2 * k(x, y).mean()
+    assert fid.kid(x, y, subsets=1, subset_size=m)[0] == pytest.approx(direct, rel=1e-9)
+
+
+class CountingExtractor(torch.nn.Module):
+    """Stand-in features: 4×4 mean-pooled pixels (48-d); counts images seen."""
+
+    num_features, key, source, description = 48, "fake", "fake 4x4 pooling", "fake-48"
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+
+    def forward(self, img):
+        self.seen += len(img)
+        return torch.nn.functional.adaptive_avg_pool2d(img, 4).flatten(1)
+
+
+def _cache(path, seed, n=60, size=16):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    attrs = rng.integers(0, 2, (n, 2), dtype=np.uint8)
+    write_cache(path, images, attrs, np.zeros(n, np.uint8), [f"x{i}" for i in range(n)],
+                {"source": "test", "attribute_names": ["Male", "Smiling"], "crop": "none"})
+    return FaceCache.open(path)
+
+
+def test_real_statistics_cache_hit_miss_and_invalidation(tmp_path):
+    ext = CountingExtractor()
+    cache = _cache(tmp_path / "c", seed=0)
+    first = fid.real_statistics(cache, 50, ext)
+    assert not first.from_cache and ext.seen == 50 and first.feats.shape == (50, 48) and first.attrs.shape == (50, 2)
+    assert first.path.parent == fid.workspace_dir() / "fid_stats" and first.path.exists()
+    again = fid.real_statistics(cache, 50, ext)
+    assert again.from_cache and ext.seen == 50                      # hit: no new feature extraction
+    np.testing.assert_allclose(again.sigma, first.sigma)
+    assert not fid.real_statistics(cache, 40, ext).from_cache      # another n is another entry
+    changed = _cache(tmp_path / "c", seed=1)                         # same folder, new content → new fingerprint
+    assert changed.fingerprint != cache.fingerprint
+    third = fid.real_statistics(changed, 50, ext)
+    assert not third.from_cache and ext.seen == 140
+    assert fid.frechet_distance(first.mu, first.sigma, third.mu, third.sigma) > 0
+
+
+def test_missing_inception_refuses_with_instructions(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAN_INCEPTION_PATH", str(tmp_path / "nope.pt"))
+    with pytest.raises(fid.InceptionUnavailableError, match="GAN_INCEPTION_PATH"):
+        fid.load_inception()
+    monkeypatch.delenv("GAN_INCEPTION_PATH")
+    monkeypatch.setattr(fid, "_fid_helper_path", lambda: None)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(fid.InceptionUnavailableError, match="GAN_INCEPTION_PATH=/path"):
+        fid.load_inception()
+
+
+def test_fid_label_names_features_and_counts():
+    assert fid.fid_label(2000, 2000) == "FID(Inception-2048, 2k gen / 2k real)"
+    assert fid.fid_label(200, 1500) == "FID(Inception-2048, 200 gen / 1500 real)"
+
+
+@pytest.mark.slow
+def test_inception_gives_2048_features_for_64px_images():
+    ext = fid.load_inception()
+    imgs = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    feats = fid.extract_features(ext, imgs, batch=3)
+    assert feats.shape == (3, 2048) and np.isfinite(feats).all() and feats.std() > 0
+    assert "Inception" in ext.description
