@@ -30,6 +30,7 @@ def _generator(ckpt: str):
         return load_generator(ckpt), f"`{ckpt}`"
     except Exception as e:  # noqa: BLE001
         names = tuple(SYNTHETIC_ATTRIBUTES)
+        torch.manual_seed(0)
         G = Generator(ModelConfig(c_dim=len(names))).eval()
         labels = LabelDistribution(np.eye(len(names), dtype=np.uint8), np.ones(len(names), np.int64), names)
 
@@ -90,7 +91,8 @@ def main() -> None:
 
     ips = args.n / t_inc2
     label = fid.fid_label(args.n, real.n)
-    md = f"""## FID: cached real statistics vs recomputing the real side (`python -m bench.bench_fid --n {args.n}`)
+    cmd = f"python -m bench.bench_fid --n {args.n}" + (f" --threads {args.threads}" if args.threads else "")
+    md = f"""## FID: cached real statistics vs recomputing the real side (`{cmd}`)
 
 {machine_line()}, torch threads {torch.get_num_threads()} (CPU shared with other jobs while measured).
 Generator: {gen_desc}. Real images: `{cache.manifest.get('source')}` (fingerprint {cache.fingerprint}).

@@ -40,12 +40,15 @@ CHANGES = {
 }
 
 
-def setup_env(tmp: Path) -> str:
-    """Private workspace; the default checkpoint or a tiny stand-in. Returns a description of the model used."""
+def setup_env(tmp: Path, ckpt: str | None = None) -> str:
+    """Private workspace; `ckpt`, else the default checkpoint, else a tiny stand-in. Returns a description of the model."""
     os.environ.update(GAN_WORKSPACE=str(tmp / "workspace"), GAN_RUNS_DIR=str(tmp / "runs"),
                       GAN_STORE=str(tmp / "workspace" / "latents.sqlite"))
     from gan import paths
 
+    if ckpt:
+        os.environ["GAN_CKPT"] = str(Path(ckpt).resolve())
+        return f"`{ckpt}`"
     if paths.DEFAULT_CHECKPOINT.is_file():
         os.environ["GAN_CKPT"] = str(paths.DEFAULT_CHECKPOINT)
         return "`checkpoints/default.pt`"
@@ -112,6 +115,7 @@ def bench_pages(repeats: int) -> list[tuple[str, str, float, float, float]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5, help="reruns per change (median reported)")
+    ap.add_argument("--ckpt", default=None, help="generator checkpoint to use (default: checkpoints/default.pt)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args(argv)
     import torch
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_threads()
     with tempfile.TemporaryDirectory() as tmp:
-        model = setup_env(Path(tmp))
+        model = setup_env(Path(tmp), args.ckpt)
         grid_ms, grid_desc = time_grid(args.repeats)
         print(f"64-face grid: {grid_ms:.0f} ms ({grid_desc})")
         rows = bench_pages(args.repeats)

@@ -25,6 +25,7 @@ class Face:
     checkpoint: str  # sha256[:12] of the generator checkpoint
     names: tuple[str, ...] = field(default_factory=tuple)  # attribute names of c
     origin: str = ""  # where it came from ("grid", "collection smiling", "arithmetic" …)
+    img: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W, 3) uint8 once rendered
 
     @property
     def key(self) -> str:

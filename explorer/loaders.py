@@ -129,11 +129,17 @@ def classifier(gen_path: str, gen_mtime: float):
     return _classifier(p, m) if p else None
 
 
-def store():
-    """The SQLite latent store (opened per script run: sqlite connections belong to one thread)."""
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _store(path: str):
     from explorer.store import LatentStore
 
-    return LatentStore(paths.store_path())
+    return LatentStore(path)
+
+
+def store():
+    """The SQLite latent store at gan.paths.store_path(). Shared across sessions: LatentStore opens a fresh
+    connection per operation, so one object is safe in every script thread."""
+    return _store(str(paths.store_path()))
 
 
 # ----------------------------------------------------------------------------- cached results

@@ -109,6 +109,7 @@ def face_grid(faces: list[Face], images: np.ndarray, ncols: int, prefix: str, pi
     for r in range(0, len(faces), ncols):
         cols = st.columns(ncols)
         for col, face, img in zip(cols, faces[r:r + ncols], images[r:r + ncols]):
+            face.img = img  # picked faces keep their rendering: no second pass through G to show them
             with col:
                 st.image(img, caption=face.caption() if captions else None, width="stretch")
                 if pickable:
@@ -142,6 +143,13 @@ def collections() -> list:
     except Exception as e:  # StoreError: unreadable / locked file
         st.error(f"Cannot read the latent store: {e}")
         return []
+
+
+def face_images(model: Model, faces: list[Face]) -> np.ndarray:
+    """(N, H, W, 3) uint8 of faces, reusing each face's stored rendering when it has one."""
+    if faces and all(f.img is not None for f in faces):
+        return np.stack([f.img for f in faces])
+    return model.images(*stack(faces))
 
 
 def collection_names() -> list[str]:

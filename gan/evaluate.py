@@ -13,7 +13,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -89,11 +89,10 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
     from gan.metrics import classify_uint8, conditional_fid, conditioning_report, flip_response, frechet_proxy
     from gan.attributes import parse_request
 
-    cfg = cfg or EvalConfig()
-    for k, v in overrides.items():
-        if k not in {f.name for f in fields(EvalConfig)}:
-            raise TypeError(f"unknown evaluation setting {k!r}")
-        setattr(cfg, k, v)
+    unknown = set(overrides) - {f.name for f in fields(EvalConfig)}
+    if unknown:
+        raise TypeError(f"unknown evaluation setting(s): {', '.join(sorted(unknown))}")
+    cfg = replace(cfg or EvalConfig(), **overrides)  # never mutate the caller's config
     path = Path(path)
     loaded = load_generator(path, device=cfg.device)
     if classifier is None or isinstance(classifier, (str, Path)):
@@ -105,6 +104,9 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
     clock = time.perf_counter()
     result: dict = {"checkpoint": str(path), "checkpoint_id": loaded.checkpoint_id, "step": loaded.step,
                     "classifier": str(getattr(classifier, "path", "")), "notes": []}
+    cfp, gfp = (getattr(classifier, "dataset", None) or {}).get("fingerprint"), (loaded.dataset or {}).get("fingerprint")
+    if cfp and gfp and cfp != gfp:
+        result["notes"].append(f"the classifier was trained on dataset {cfp}, the generator on {gfp}")
 
     # (1) Conditioning: requested vs classifier reading, with ceiling, floor and chance.
     requests = [parse_request(r, loaded.attribute_names) for r in cfg.requests]
@@ -152,8 +154,7 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
                                       progress=(lambda d, t: progress("fid real", d, t)) if progress else None)
         gen_feats = fidlib.extract_features(extractor, fimg, batch=cfg.fid_batch,
                                             progress=(lambda d, t: progress("fid generated", d, t)) if progress else None)
-        mu, sigma = fidlib.feature_stats(gen_feats)
-        result.update(fid=fidlib.frechet_distance(mu, sigma, real.mu, real.sigma), fid_n=len(gen_feats),
+        result.update(fid=fidlib.fid_from_features(gen_feats, real.feats), fid_n=len(gen_feats),
                       fid_real_n=real.n, fid_label=fidlib.fid_label(len(gen_feats), real.n),
                       fid_features=getattr(extractor, "description", fidlib.FEATURES_NAME),
                       fid_resize=fidlib.RESIZE_NOTE, fid_real_stats_cached=real.from_cache,

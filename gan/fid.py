@@ -192,8 +192,27 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
 
 
+def frechet_distance_factored(mu1: np.ndarray, a: np.ndarray, mu2: np.ndarray, b: np.ndarray) -> float:
+    """The same distance for covariances given as factors S1 = aᵀa (r1, F), S2 = bᵀb (r2, F):
+    tr S1 = ||a||²_F and tr (S1 S2)^½ = ||a bᵀ||_* (the eigenvalues of S1 S2 are the squared singular values
+    of a bᵀ), so only an r1 × r2 SVD is needed — exact, and far cheaper than F × F when r ≪ F."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
+    nuclear = np.linalg.svd(a @ b.T, compute_uv=False).sum() if len(a) and len(b) else 0.0
+    return float(diff @ diff + (a * a).sum() + (b * b).sum() - 2 * nuclear)
+
+
 def fid_from_features(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    return frechet_distance(*feature_stats(feats_a), *feature_stats(feats_b))
+    """Fréchet distance of Gaussians fitted to two feature sets (unbiased covariances); uses the factored
+    form when both sets have fewer samples than dimensions (same value, much faster)."""
+    fa, fb = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
+    if min(len(fa), len(fb)) < 2:
+        raise ValueError("need at least 2 feature vectors on each side")
+    if max(len(fa), len(fb)) >= fa.shape[1]:
+        return frechet_distance(*feature_stats(fa), *feature_stats(fb))
+    ca = (fa - fa.mean(0)) / np.sqrt(len(fa) - 1)   # (n1, F), S1 = caᵀ ca
+    cb = (fb - fb.mean(0)) / np.sqrt(len(fb) - 1)
+    return frechet_distance_factored(fa.mean(0), ca, fb.mean(0), cb)
 
 
 def kid(feats_gen: np.ndarray, feats_real: np.ndarray, subsets: int = 100, subset_size: int = 1000,

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from gan.fid import feature_stats, frechet_distance, uint8_to_float
+from gan.fid import fid_from_features, frechet_distance_factored, uint8_to_float
 from gan.generate import generate_images, sample_z
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -237,7 +237,7 @@ def conditional_fid(gen_feats: np.ndarray, gen_c: np.ndarray, real_feats: np.nda
             mg, bg = _class_mean_gaussian(means["gen"])
             mr, br = _class_mean_gaussian(means["real"])
             entry["within"] = (fds["on"] + fds["off"]) / 2
-            entry["between"] = frechet_distance(mg, bg, mr, br)
+            entry["between"] = frechet_distance_factored(mg, bg, mr, br)
             within.append(entry["within"])
             between.append(entry["between"])
         per[name] = entry
@@ -249,18 +249,18 @@ def conditional_fid(gen_feats: np.ndarray, gen_c: np.ndarray, real_feats: np.nda
 
 
 def _class_mean_gaussian(weighted_means: list[tuple[float, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and weighted scatter (F, F) of class means [(p_k, μ_k)], weights renormalised to sum 1."""
+    """Mean μ̄ and a factor (C, F) of the weighted scatter B = factorᵀ factor of class means [(p_k, μ_k)],
+    weights renormalised to sum 1: factor row k = √p_k (μ_k − μ̄)."""
     p = np.array([w for w, _ in weighted_means])
     p = p / p.sum()
     mus = np.stack([m for _, m in weighted_means])                       # (C, F)
     mbar = (p[:, None] * mus).sum(0)
-    d = mus - mbar
-    return mbar, (p[:, None, None] * d[:, :, None] * d[:, None, :]).sum(0)
+    return mbar, np.sqrt(p)[:, None] * (mus - mbar)
 
 
 def fid_between(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """Fréchet distance of Gaussians fitted to two feature sets."""
-    return frechet_distance(*feature_stats(feats_a), *feature_stats(feats_b))
+    return fid_from_features(feats_a, feats_b)
 
 
 def frechet_proxy(gen_feats: np.ndarray, real_feats: np.ndarray) -> dict:

@@ -27,7 +27,7 @@ from gan.conditions import LabelDistribution
 from gan.device import configure_threads, pick_device, seed_everything
 from gan.generate import generate_images, image_grid, sample_z
 from gan.guard import CollapseGuard, GuardConfig, GuardStop, _finite
-from gan.models import ModelConfig, build_networks
+from gan.models import D_CONDS, UPSAMPLES, ModelConfig, build_networks
 from gan.runfolder import RunFolder
 
 
@@ -154,20 +154,25 @@ class Batches:
 
 def preview_conditions(labels: LabelDistribution, n_rows: int = 8) -> tuple[np.ndarray, list[str]]:
     """Fixed rows of the preview grid: the most common label vector, then for the most balanced attributes the
-    most common real vector with that attribute on. Returns (c (n_rows, K) float32, row labels)."""
-    order = np.argsort(-labels.counts, kind="stable")
-    rows = [labels.rows[order[0]]]
-    freq = labels.frequencies
-    for k in np.argsort(np.abs(freq - 0.5), kind="stable"):
+    nearest real vector with that attribute flipped. Returns (c (n_rows, K) float32, row labels)."""
+    base = labels.rows[np.argmax(labels.counts)]
+    rows = [base]
+    # Prefer real vectors closest to the base (fewest other changes), then the most common.
+    hamming = (labels.rows != base).sum(1)
+    order = np.lexsort((-labels.counts, hamming))
+    for k in np.argsort(np.abs(labels.frequencies - 0.5), kind="stable"):
         if len(rows) >= n_rows:
             break
-        match = [i for i in order if labels.rows[i, k] == 1 and not any((labels.rows[i] == r).all() for r in rows)]
+        match = [i for i in order if labels.rows[i, k] != base[k] and not any((labels.rows[i] == r).all() for r in rows)]
         if match:
             rows.append(labels.rows[match[0]])
+    # Row 0 is labelled with its attributes, the others with their difference from row 0 ("+Smiling -Male").
     text = []
-    for r in rows:
-        on = [n for n, v in zip(labels.names, r) if v]
-        s = ", ".join(on) or "(none)"
+    for i, r in enumerate(rows):
+        if i == 0:
+            s = ", ".join(n for n, v in zip(labels.names, r) if v) or "(none)"
+        else:
+            s = " ".join(("+" if v else "-") + n for n, v, b in zip(labels.names, r, rows[0]) if v != b)
         text.append(s if len(s) <= 40 else s[:38] + "..")
     return np.stack(rows).astype(np.float32), text
 
@@ -558,6 +563,9 @@ OPTIONS = [
 ]
 
 
+CHOICES = {"loss": losses.LOSSES, "model.g_upsample": UPSAMPLES, "model.d_cond": D_CONDS}
+
+
 def _get(cfg: TrainConfig, name: str):
     return getattr(cfg.model, name[6:]) if name.startswith("model.") else getattr(cfg, name)
 
@@ -607,7 +615,8 @@ def add_cli(subparsers) -> None:
         elif typ == "pair":
             p.add_argument(flag, dest=dest, type=float, nargs=2, metavar=("LO", "HI"), default=None, help=h)
         else:
-            p.add_argument(flag, dest=dest, type=typ, default=None, help=h)
+            p.add_argument(flag, dest=dest, type=typ, default=None, help=h, choices=CHOICES.get(name),
+                           metavar=flag[2:].upper().replace("-", "_"))
     p.set_defaults(func=main_train)
 
 

@@ -17,7 +17,7 @@ for col, (g, seed) in zip(st.columns(3), (("A", 1), ("B", 2), ("C", 3))):
         groups[g] = widgets.latent_source(f"Group {g}", f"arith_{g}", model, default_seed=seed)
         if groups[g]:
             shown = groups[g][:12]
-            st.image(list(model.images(*stack(shown))), width=40, caption=[f"{f.seed}·#{f.index}" for f in shown])
+            st.image(list(widgets.face_images(model, shown)), width=40, caption=[f"{f.seed}·#{f.index}" for f in shown])
 
 cmode = st.radio("Condition vector of the result", ("apply the same arithmetic to c", "hold A's c", "hold B's c", "hold C's c"),
                  key="arith_cmode", horizontal=True,

@@ -1,9 +1,8 @@
 """Generate: faces for chosen attributes in a grid; pick faces, save them, download the grid and its latents."""
-import numpy as np
 import streamlit as st
 
 from explorer import loaders, state, widgets
-from explorer.faces import GRID_MODES, faces_from_arrays, latents_npz_bytes, merge_request, grid_png
+from explorer.faces import GRID_MODES, faces_from_arrays, latents_npz_bytes, merge_request, grid_png, request_values
 
 st.title("Generate")
 model = widgets.require_model()
@@ -24,7 +23,7 @@ with st.expander("Per-attribute controls (on / off / any — any samples from th
     grid_cols = st.columns(4)
     choices = {n: grid_cols[i % 4].radio(n, ("any", "on", "off"), key=f"gen_attr_{n}", horizontal=True)
                for i, n in enumerate(names)}
-values, error = merge_request(np.array([{"any": -1, "on": 1, "off": 0}[choices[n]] for n in names], np.int8), text, names)
+values, error = merge_request(request_values(choices, names), text, names)
 if error:
     st.error(error)
 
@@ -54,8 +53,7 @@ d2.download_button("Download latents .npz", lambda: latents_npz_bytes(faces), fi
 st.subheader("Picked faces")
 picked = state.picked_for(model.sha)
 if picked:
-    z, c = np.stack([f.z for f in picked]), np.stack([f.c for f in picked])
-    picked_images = model.images(z, c)
+    picked_images = widgets.face_images(model, picked)
     st.image(list(picked_images), caption=[f.caption() for f in picked], width=72)
     widgets.save_faces(picked, picked_images, "gen")
 else:

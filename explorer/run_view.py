@@ -1,0 +1,278 @@
+"""Trainer page views: the runs table, loss figures, and the self-refreshing live panel of one run (read from disk)."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import jobs
+from gan.runfolder import read_jsonl
+
+STATE_ICONS = {"running": ":material/autorenew:", "finished": ":material/check_circle:",
+               "stopped": ":material/pause_circle:", "failed": ":material/error:"}
+PROXY_NAME = "classifier-feature Fréchet distance (proxy, not FID)"
+
+
+# ----------------------------------------------------------------------------- pure helpers
+
+def fmt_duration(seconds: float | None) -> str:
+    """'1 h 02 m', '3 m 05 s', '42 s' ('—' when unknown)."""
+    if seconds is None:
+        return "—"
+    s = int(round(max(0.0, seconds)))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} m"
+    if s >= 60:
+        return f"{s // 60} m {s % 60:02d} s"
+    return f"{s} s"
+
+
+def _num(v, fmt: str = ".3f") -> str:
+    return format(v, fmt) if isinstance(v, (int, float)) and not isinstance(v, bool) else "—"
+
+
+def run_rows(runs: list[jobs.RunInfo]) -> list[dict]:
+    """One table row per run: name, status, step, elapsed, speed and the latest losses."""
+    rows = []
+    for r in runs:
+        e = r.last_event
+        d_loss = (e.get("Loss/D/real") or 0) + (e.get("Loss/D/fake") or 0) if "Loss/D/real" in e else None
+        status = r.state + (" (stopping)" if r.stopping else "")
+        if r.state == "failed" and r.exit_code is not None:
+            status += f" ({jobs.describe_exit(r.exit_code)})"
+        rows.append({"run": r.name, "status": status,
+                     "step": f"{r.step}" + (f" / {r.total_steps}" if r.total_steps else ""),
+                     "elapsed": fmt_duration(r.elapsed_s), "images/s": _num(r.images_per_s, ".0f"),
+                     "D loss": _num(d_loss), "G loss": _num(e.get("Loss/G")), "D(x)": _num(e.get("D(x)")),
+                     "D(G(z))": _num(e.get("D(G(z))")), "data": str(r.config.get("data", "")),
+                     "checkpoint": "yes" if r.has_checkpoint else "no"})
+    return rows
+
+
+def _lines(events: list[dict], keys: dict[str, str], title: str, y_title: str, y_range=None) -> go.Figure:
+    fig = go.Figure()
+    for key, label in keys.items():
+        pts = [(e["step"], e[key]) for e in events if isinstance(e.get(key), (int, float)) and "step" in e]
+        if pts:
+            fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines", name=label))
+    for e in events:  # collapse-guard restores, as vertical marks
+        for a in e.get("guard") or []:
+            if isinstance(a, dict) and a.get("guard") == "restore":
+                fig.add_vline(x=e.get("step", 0), line=dict(color="red", dash="dot", width=1))
+    fig.update_layout(title=title, xaxis_title="training step", yaxis_title=y_title, height=320,
+                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    if y_range:
+        fig.update_yaxes(range=y_range)
+    return fig
+
+
+def loss_figure(events: list[dict]) -> go.Figure:
+    """D's real / fake halves and G's loss over steps (red dotted lines: collapse-guard restores)."""
+    return _lines(events, {"Loss/D/real": "D loss, real", "Loss/D/fake": "D loss, fake", "Loss/G": "G loss",
+                           "Loss/D/aux": "D attribute loss", "Loss/G/aux": "G attribute loss"}, "Losses", "loss")
+
+
+def d_figure(events: list[dict]) -> go.Figure:
+    """Mean D(x) and D(G(z)) (sigmoid of the logits): a healthy run keeps them apart but not at 1 / 0."""
+    return _lines(events, {"D(x)": "D(x) on real", "D(G(z))": "D(G(z)) on generated"},
+                  "Discriminator outputs", "mean sigmoid(D)", y_range=[0, 1])
+
+
+def guard_rows(events: list[dict]) -> list[dict]:
+    """Collapse-guard actions (restores, out-of-band warnings, skipped checkpoints) as table rows."""
+    rows = []
+    for e in events:
+        for a in e.get("guard") or []:
+            if isinstance(a, dict):
+                loss = a.get("loss")
+                rows.append({"step": e.get("step"), "action": a.get("guard", ""), "network": a.get("network", ""),
+                             "loss": _num(loss), "restored from step": a.get("restored_from_step", ""),
+                             "note": a.get("note", "")})
+    return rows
+
+
+def sample_grids(folder: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every preview grid samples_{step:06d}.png, in step order."""
+    out = []
+    for p in Path(folder).glob("samples_*.png"):
+        m = re.fullmatch(r"samples_(\d+)\.png", p.name)
+        if m:
+            out.append((int(m.group(1)), p))
+    return sorted(out)
+
+
+def read_grid(path: Path) -> bytes | None:
+    """A preview grid's PNG bytes, or None while it is still being written (the trainer saves grids in place)."""
+    from PIL import Image
+
+    try:
+        data = Path(path).read_bytes()
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()  # decodes fully: a truncated file raises here, not inside st.image
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return data
+
+
+def latest_grid(grids: list[tuple[int, Path]]) -> tuple[int, bytes] | None:
+    """(step, PNG bytes) of the newest complete grid (a half-written newest one falls back to the one before)."""
+    for step, path in reversed(grids[-3:]):
+        data = read_grid(path)
+        if data is not None:
+            return step, data
+    return None
+
+
+def latest_metrics(folder: Path) -> dict:
+    """The newest evaluation recorded in the run's metrics.jsonl (flat metrics with their step), {} if none."""
+    entries = read_jsonl(Path(folder) / "metrics.jsonl")
+    if not entries:
+        return {}
+    last = entries[-1]
+    m = last.get("metrics", last)
+    return dict(m, date=last.get("date", ""))
+
+
+# ----------------------------------------------------------------------------- Streamlit views
+
+def runs_table(runs: list[jobs.RunInfo]) -> None:
+    st.dataframe(run_rows(runs), hide_index=True, width="stretch")
+
+
+def _progress(info: jobs.RunInfo) -> None:
+    parts = [f"step {info.step}" + (f" / {info.total_steps}" if info.total_steps else "")]
+    parts.append(f"{fmt_duration(info.elapsed_s)} elapsed" + (f" of {info.minutes:g} min" if info.minutes else ""))
+    if info.running and info.eta_s is not None:
+        parts.append(f"about {fmt_duration(info.eta_s)} left")
+    frac = info.progress
+    if frac is not None:
+        st.progress(frac, text=" · ".join(parts))
+    else:
+        st.caption(" · ".join(parts) + " · no budget: runs until stopped")
+
+
+def _actions(info: jobs.RunInfo) -> None:
+    """Stop (running) or Resume (stopped / failed / finished with a checkpoint); both rerun the whole page."""
+    if info.running:
+        if info.stopping:
+            st.info("Stopping: the run finishes its step, saves a checkpoint and exits…", icon=":material/hourglass_top:")
+        elif st.button("Stop", key="trn_stop", icon=":material/stop_circle:", type="primary",
+                       help="Finish the current step, save the checkpoint and exit (STOP file + SIGTERM)."):
+            jobs.stop(info.name)
+            st.rerun()
+        return
+    if not info.has_checkpoint:
+        return
+    c1, c2, c3 = st.columns([1, 1, 1])
+    by_time = bool(info.minutes) and not info.total_steps
+    reached = info.state == "finished"
+    if by_time:
+        more = c1.number_input("more minutes", 0.0, 600.0, 2.0 if reached else 0.0, 0.5, key="trn_more_min",
+                               help="Extends the run's time budget (counted over all its launches).")
+    else:
+        more = c1.number_input("more steps", 0, 1_000_000, 200 if reached else 0, 50, key="trn_more_steps",
+                               help="Extends the run's step budget.")
+    if c2.button("Resume", key="trn_resume", icon=":material/play_circle:",
+                 help="Continue from checkpoint.pt, bit for bit (`--resume --out runs/NAME`)."):
+        try:
+            if by_time:
+                jobs.resume(info.name, more_minutes=float(more))
+            else:
+                jobs.resume(info.name, more_steps=int(more))
+        except jobs.JobError as e:
+            st.session_state["trn_flash"] = ("error", str(e))
+        st.rerun()
+    c3.caption(f"Checkpoint: `{info.checkpoint}` — listed in the sidebar picker of every page.")
+
+
+def _live_metrics(info: jobs.RunInfo) -> None:
+    m = latest_metrics(info.path)
+    if m:
+        c = st.columns(3)
+        c[0].metric("evaluated at step", m.get("step", "?"))
+        c[1].metric("attribute balanced accuracy", _num(m.get("attr_balanced_accuracy_mean")),
+                    help="classifier's reading of generated faces vs the requested attributes, mean over attributes")
+        c[2].metric(PROXY_NAME, _num(m.get("proxy_fd_classifier"), ".2f"),
+                    help="Fréchet distance in the attribute classifier's feature space — a cheap proxy, not FID; "
+                         "only comparable between runs judged by the same classifier")
+    if not info.has_checkpoint:
+        return
+    if st.button("Evaluate latest checkpoint", key="trn_eval", icon=":material/monitoring:",
+                 help="Attribute accuracy of 200 generated faces and the classifier-feature proxy (gan.evaluate); "
+                      "the result is appended to metrics.jsonl and the checkpoint's history."):
+        from explorer.metrics_view import run_with_progress
+        from gan.evaluate import evaluate_checkpoint
+
+        out = run_with_progress(lambda p: evaluate_checkpoint(info.checkpoint, progress=p, n=200, proxy=True),
+                                "evaluate")
+        if "error" in out:
+            st.error(out["error"])
+        else:
+            st.rerun()
+
+
+def _panel(name: str, was_running: bool) -> None:
+    try:
+        info = jobs.run_info(name)
+    except jobs.JobError as e:
+        st.error(str(e))
+        return
+    if was_running and not info.running:
+        st.rerun()  # the run ended: redraw the whole page (runs table, picker) and stop the timer
+    st.subheader(f"{info.name}: {info.state}" + (" (stopping)" if info.stopping else ""),
+                 anchor=False)
+    st.caption(f"Status: **{info.state}** · {info.message or '—'}")
+    _progress(info)
+    if info.state == "failed":
+        st.error(f"Run failed: {info.message or 'see the log'}"
+                 + (f" — {jobs.describe_exit(info.exit_code)}" if info.exit_code is not None else "")
+                 + (". The last checkpoint is kept and can be resumed." if info.has_checkpoint else "."))
+        st.code(info.log_tail(15) or "(log.txt is empty)", language=None)
+    _actions(info)
+
+    events = read_jsonl(info.path / "events.jsonl")
+    e = info.last_event
+    c = st.columns(5)
+    c[0].metric("step", info.step)
+    c[1].metric("images/s", _num(info.images_per_s, ".0f"))
+    c[2].metric("ETA", fmt_duration(info.eta_s) if info.running else "—")
+    c[3].metric("D(x)", _num(e.get("D(x)")))
+    c[4].metric("D(G(z))", _num(e.get("D(G(z))")))
+
+    grids = sample_grids(info.path)
+    left, right = st.columns([3, 2])
+    with left:
+        latest = latest_grid(grids)
+        if latest is not None:
+            st.image(latest[1], caption=f"preview grid at step {latest[0]} (fixed z per column, one attribute "
+                                        f"combination per row; G_ema)", width="stretch")
+            if len(grids) > 1 and not info.running:
+                with st.expander("Earlier grids"):
+                    pick = st.select_slider("step", [g[0] for g in grids], value=grids[0][0], key="trn_grid_step")
+                    data = read_grid(dict(grids)[pick])
+                    if data is not None:
+                        st.image(data, caption=f"step {pick}", width="stretch")
+        else:
+            st.caption("No preview grid yet.")
+    with right:
+        if events:
+            st.plotly_chart(d_figure(events), key="trn_d_fig")
+    if events:
+        st.plotly_chart(loss_figure(events), key="trn_loss_fig")
+    rows = guard_rows(events)
+    if rows:
+        st.markdown("**Collapse guard**")
+        st.dataframe(rows, hide_index=True, width="stretch")
+    st.markdown("**Live metrics**")
+    _live_metrics(info)
+    if info.state != "failed":
+        with st.expander("Log (last lines)"):
+            st.code(info.log_tail(20) or "(empty)", language=None)
+
+
+def live_panel(name: str, running: bool, every_s: float = 2.0) -> None:
+    """The run's panel; while it runs it redraws itself every `every_s` seconds (a fragment, not the whole page)."""
+    st.fragment(run_every=every_s if running else None)(_panel)(name, running)

@@ -1,0 +1,385 @@
+"""Projection: a photo into the latent space — find faces (MTCNN), crop them like the training data, and
+optimise (z, c) so that G(z, c) redraws the face.
+
+    faces = prepare_photo(photo, gen.dataset.get("crop"), gen.img_resolution)   # [FaceCandidate], best first
+    res = project(gen, faces[0].crop, encoder=enc, classifier=clf, steps=200)  # ProjectionResult
+    res.z, res.c, res.reconstruction, res.pixel_error, res.summary()
+
+Start: z = the encoder's ẑ in one forward pass (gan/encoder.py), without one z = 0 (the prior's mean); c = the
+attribute classifier's reading of the photo (trained on real images), else the encoder's ĉ, else the most
+common training label row. Then Adam on z (and, with optimise_c, on c through sigmoid logits so it stays in
+[0, 1]) minimising
+    pixel (L1 or L2 on [-1, 1]) + feature_weight · relative MSE of the attribute classifier's features
+    + prior_weight · mean(z²)
+— the classifier stands in for a perceptual network, so nothing is downloaded.
+
+Cropping: a checkpoint trained on MTCNN crops gets the same mode; everything else (the synthetic faces, crop
+"none", and centre-cropped aligned CelebA) gets `mtcnn-context`, the face box widened to 2× its size, so hair
+and background are in frame like the training images (synthetic faces measure 1.1–2.0×, typically ~1.7×, their
+MTCNN box).
+
+`python -m gan project --ckpt CKPT photo.jpg [--face K] [--steps N] [--out DIR]` writes original.png,
+reconstruction.png, error.png, comparison.png and latents.npz.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from gan import paths
+from gan.imagefiles import DEFAULT_MAX_PIXELS, ImageFileError, open_image
+
+MAX_PHOTO_BYTES = 20 * 1024 * 1024     # uploads / files larger than this are refused before decoding
+MAX_PHOTO_PIXELS = DEFAULT_MAX_PIXELS  # decoded size cap (checked from the header, see gan.imagefiles)
+MAX_FACES = 8                          # candidates offered from one photo
+ERROR_VMAX = 96.0                      # error heatmaps saturate at this absolute difference (0–255 scale)
+
+
+class PhotoError(ValueError):
+    """A photo that cannot be projected (not an image, too large, no face); the message is for the user."""
+
+
+# ----------------------------------------------------------------------------- photo → face crops
+
+
+@dataclass
+class FaceCandidate:
+    """One face found in a photo, cropped to the generator's framing and resolution."""
+
+    box: tuple[float, float, float, float]  # MTCNN box x1, y1, x2, y2 in photo pixels
+    prob: float                             # MTCNN confidence
+    crop: np.ndarray                        # (size, size, 3) uint8
+    mode: str                               # crop mode used
+
+
+def photo_crop_mode(manifest_crop: str | None) -> str:
+    """The MTCNN crop that matches a checkpoint's training framing (see the module docstring)."""
+    return "mtcnn-face" if (manifest_crop or "").strip().lower() == "mtcnn-face" else "mtcnn-context"
+
+
+def load_photo(src, max_bytes: int = MAX_PHOTO_BYTES, max_pixels: int = MAX_PHOTO_PIXELS) -> Image.Image:
+    """Decode a path / bytes / file object / PIL image / (H, W, 3) uint8 array into RGB, or raise PhotoError."""
+    if isinstance(src, Image.Image):
+        return src.convert("RGB")
+    if isinstance(src, np.ndarray):
+        if src.ndim != 3 or src.shape[2] != 3 or src.dtype != np.uint8:
+            raise PhotoError(f"expected an (H, W, 3) uint8 RGB array, got {src.shape} {src.dtype}")
+        return Image.fromarray(src)
+    if hasattr(src, "read"):
+        src = src.read(max_bytes + 1)
+    size = len(src) if isinstance(src, (bytes, bytearray, memoryview)) else (Path(src).stat().st_size if Path(src).is_file() else 0)
+    if size > max_bytes:
+        raise PhotoError(f"The file is too large ({size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB).")
+    try:
+        return open_image(src, max_pixels=max_pixels)
+    except ImageFileError as e:
+        if e.reason == "not an image":
+            raise PhotoError("This file is not an image (JPEG, PNG, WebP, BMP … expected).") from None
+        if e.reason.startswith("too large"):
+            raise PhotoError(f"The image is too large to process: {e.reason}.") from None
+        raise PhotoError(f"The image cannot be read: {e}.") from None
+
+
+def prepare_photo(image, manifest_crop_mode: str | None, size: int, max_faces: int = MAX_FACES) -> list[FaceCandidate]:
+    """Faces in a photo, most confident first, each cropped like the checkpoint's training data at size×size.
+
+    image: anything load_photo accepts. Raises PhotoError when it is not a usable image or has no face."""
+    from gan.crop import crop_face, detect_faces
+
+    img = load_photo(image)
+    mode = photo_crop_mode(manifest_crop_mode)
+    faces = detect_faces(img)[:max_faces]
+    if not faces:
+        raise PhotoError("No face found in this photo. Try a photo where one face is clearly visible, "
+                         "facing the camera, at least ~40 pixels across.")
+    return [FaceCandidate(tuple(box), float(p), np.asarray(crop_face(img, box, mode, size), np.uint8), mode)
+            for box, p in faces]
+
+
+# ----------------------------------------------------------------------------- projection
+
+
+@dataclass
+class ProjectionResult:
+    """A projected face: its latent (z, c), the redrawn face and how close it is."""
+
+    z: np.ndarray                  # (z_dim,) float32
+    c: np.ndarray                  # (c_dim,) float32 in [0, 1]
+    reconstruction: np.ndarray     # (R, R, 3) uint8 = G(z, c)
+    target: np.ndarray             # (R, R, 3) uint8, the face that was projected
+    loss_curve: list[float]        # total loss per step
+    pixel_error: float             # mean |reconstruction − target| on the 0–255 scale
+    start_pixel_error: float       # the same for the starting point (encoder / zero z)
+    attr_agreement: float | None   # fraction of the classifier's attributes read the same on both (None: no classifier)
+    seconds: float                 # wall time of the whole projection
+    start: str = "zero"            # "encoder", "zero" or "given"
+    attribute_names: tuple[str, ...] = ()                       # the classifier's attributes
+    target_probs: np.ndarray | None = None                      # (K,) classifier P on the target
+    recon_probs: np.ndarray | None = None                       # (K,) classifier P on the reconstruction
+    steps: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def attr_agree(self) -> tuple[int, int] | None:
+        """(attributes read the same, attributes read) or None without a classifier."""
+        if self.target_probs is None:
+            return None
+        same = (self.target_probs >= 0.5) == (self.recon_probs >= 0.5)
+        return int(same.sum()), int(len(same))
+
+    def error_map(self, vmax: float = ERROR_VMAX) -> np.ndarray:
+        return error_heatmap(self.target, self.reconstruction, vmax)
+
+    def summary(self) -> str:
+        """A plain statement of how close the reconstruction is."""
+        s = (f"Mean pixel error {self.pixel_error:.1f} on a 0–255 scale "
+             f"(start: {self.start_pixel_error:.1f}, {self.steps} steps, {self.seconds:.1f} s)")
+        agree = self.attr_agree
+        if agree is not None:
+            s += f"; the attribute classifier agrees on {agree[0]} of {agree[1]} attributes"
+        return s + "."
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) uint8 → (B, 3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(np.array(images, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def _to_uint8(img: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] → (B, H, W, 3) uint8, rounded like gan.generate.generate_images."""
+    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _classifier_reads(classifier, names) -> bool:
+    return classifier is not None and set(names) <= set(classifier.attribute_names)
+
+
+def start_latents(gen, target: torch.Tensor, encoder=None, classifier=None) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Starting (z (B, z_dim), c (B, c_dim) multi-hot, how) for targets (B, 3, R, R) in [-1, 1].
+
+    z: the encoder's ẑ, else 0 (the prior's mean). c: the attribute classifier's reading when it reads all the
+    generator's attributes (it was trained on real images, so it reads photos better than the encoder, which only
+    saw generated faces), else the encoder's ĉ, else the most common training condition."""
+    b = len(target)
+    z, c_enc, how = torch.zeros(b, gen.z_dim), None, "zero"
+    if encoder is not None:
+        z, c_prob = encoder.predict(target)
+        c_enc, how = (c_prob >= 0.5).float(), "encoder"
+    if _classifier_reads(classifier, gen.attribute_names):
+        p = classifier.predict_proba(target)                                  # (B, K_clf)
+        idx = [list(classifier.attribute_names).index(n) for n in gen.attribute_names]
+        return z, (p[:, idx] >= 0.5).float(), how
+    if c_enc is not None:
+        return z, c_enc, how
+    mode_row = gen.labels.rows[int(np.argmax(gen.labels.counts))]           # most common training condition
+    return z, torch.from_numpy(np.tile(mode_row.astype(np.float32), (b, 1))), how
+
+
+def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps: int = 200, lr: float = 0.05,
+                  optimise_c: bool = False, pixel_loss: str = "l1", feature_weight: float = 0.1,
+                  prior_weight: float = 1e-3, z_init=None, c_init=None,
+                  progress: Callable[[int, int, float], object] | None = None) -> list[ProjectionResult]:
+    """Project B faces at once (B, R, R, 3) uint8; each face's loss is its own, so this equals B separate
+    projections (Adam is per element). progress(step, steps, mean loss) is called after every step."""
+    t0 = time.perf_counter()
+    images = np.asarray(images)
+    r = gen.img_resolution
+    if images.ndim != 4 or images.shape[1:] != (r, r, 3) or images.dtype != np.uint8:
+        raise ValueError(f"expected (B, {r}, {r}, 3) uint8 faces at the generator's resolution, got {images.shape} {images.dtype}")
+    if pixel_loss not in ("l1", "l2"):
+        raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {pixel_loss!r}")
+    device = next(gen.G.parameters()).device
+    target = _to_tensor(images).to(device)                                   # (B, 3, R, R)
+    b = len(target)
+
+    # Start (see start_latents); explicit inits win.
+    z0, c0, how = start_latents(gen, target.cpu(), encoder, classifier)
+    if z_init is not None:
+        z0, how = torch.as_tensor(np.asarray(z_init, np.float32)).reshape(b, gen.z_dim), "given"
+    if c_init is not None:
+        c0 = torch.as_tensor(np.asarray(c_init, np.float32)).reshape(b, gen.c_dim)
+    z = z0.clone().to(device).requires_grad_(True)
+    # c in [0, 1] through sigmoid logits; a multi-hot start becomes logits ±3.9 (0.02 / 0.98).
+    c_logit = torch.logit(c0.clamp(0.02, 0.98)).to(device).requires_grad_(optimise_c)
+    c_fixed = c0.to(device)
+
+    # Reconstruction loss: pixels + the classifier's penultimate features (relative MSE) + a pull to the prior.
+    use_feat = classifier is not None and feature_weight > 0
+    if use_feat:
+        from gan.classifier import resize
+
+        feat = lambda x: classifier.net.features(resize(x, classifier.input_size).to(classifier.device))  # noqa: E731
+        with torch.no_grad():
+            f_target = feat(target)                                           # (B, F)
+            f_scale = f_target.pow(2).mean(1).clamp_min(1e-6)                 # (B,)
+
+    def losses(z: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        img = gen.G(z, c)                                                     # (B, 3, R, R)
+        diff = img - target
+        per = (diff.abs() if pixel_loss == "l1" else diff.pow(2)).mean((1, 2, 3))  # (B,)
+        if use_feat:
+            per = per + feature_weight * (feat(img) - f_target).pow(2).mean(1) / f_scale
+        return per + prior_weight * z.pow(2).mean(1), img
+
+    params = [z] + ([c_logit] if optimise_c else [])
+    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
+    with torch.no_grad():
+        start_img = gen.G(z, c_fixed if not optimise_c else torch.sigmoid(c_logit))
+    best_loss = torch.full((b,), float("inf"), device=device)
+    best_z, best_c = z.detach().clone(), (torch.sigmoid(c_logit) if optimise_c else c_fixed).detach().clone()
+    curve: list[list[float]] = []
+    for step in range(steps):
+        for g in opt.param_groups:  # cosine decay to 10%: big moves first, then settle
+            g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / max(1, steps))))
+        c = torch.sigmoid(c_logit) if optimise_c else c_fixed
+        per, _ = losses(z, c)                                                 # (B,)
+        with torch.no_grad():  # keep each face's best (z, c) so far (the loss is evaluated before the update)
+            better = per < best_loss
+            best_loss = torch.where(better, per, best_loss)
+            best_z[better], best_c[better] = z[better], c[better]
+        opt.zero_grad(set_to_none=True)
+        per.sum().backward()
+        opt.step()
+        curve.append(per.detach().cpu().tolist())
+        if progress is not None:
+            progress(step + 1, steps, float(per.detach().mean()))
+    with torch.no_grad():  # the final step's update may be the best of all
+        c = torch.sigmoid(c_logit) if optimise_c else c_fixed
+        per, _ = losses(z, c)
+        better = per < best_loss
+        best_z[better], best_c[better] = z[better], c[better]
+        recon = gen.G(best_z, best_c)
+    seconds = time.perf_counter() - t0
+
+    # Judge: pixel error on 0–255, and whether the classifier reads the same attributes on both faces.
+    recon_u8, start_u8 = _to_uint8(recon), _to_uint8(start_img)
+    err = np.abs(recon_u8.astype(np.int16) - images.astype(np.int16)).mean((1, 2, 3))
+    err0 = np.abs(start_u8.astype(np.int16) - images.astype(np.int16)).mean((1, 2, 3))
+    p_t = p_r = None
+    if classifier is not None:
+        p_t, p_r = classifier.predict_proba(target).numpy(), classifier.predict_proba(_to_tensor(recon_u8)).numpy()
+    curve_t = np.asarray(curve).T if curve else np.zeros((b, 0))              # (B, steps)
+    out = []
+    for i in range(b):
+        agree = None if p_t is None else float(((p_t[i] >= 0.5) == (p_r[i] >= 0.5)).mean())
+        out.append(ProjectionResult(
+            z=best_z[i].cpu().numpy().astype(np.float32), c=best_c[i].cpu().numpy().astype(np.float32),
+            reconstruction=recon_u8[i], target=images[i].copy(), loss_curve=[float(v) for v in curve_t[i]],
+            pixel_error=float(err[i]), start_pixel_error=float(err0[i]), attr_agreement=agree, seconds=seconds,
+            start=how, attribute_names=tuple(classifier.attribute_names) if classifier is not None else (),
+            target_probs=None if p_t is None else p_t[i], recon_probs=None if p_r is None else p_r[i], steps=steps))
+    return out
+
+
+def project(gen, image: np.ndarray, encoder=None, classifier=None, steps: int = 200, lr: float = 0.05,
+            optimise_c: bool = False, progress: Callable[[int, int, float], object] | None = None,
+            **kwargs) -> ProjectionResult:
+    """Project one face (R, R, 3) uint8 at the generator's resolution; see project_batch for the options."""
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"expected one (R, R, 3) uint8 face, got shape {image.shape}")
+    return project_batch(gen, image[None], encoder, classifier, steps, lr, optimise_c, progress=progress, **kwargs)[0]
+
+
+# ----------------------------------------------------------------------------- pictures of the result
+
+
+def error_heatmap(target: np.ndarray, recon: np.ndarray, vmax: float = ERROR_VMAX) -> np.ndarray:
+    """|recon − target| averaged over RGB as a (H, W, 3) uint8 heat map: black 0 → red → yellow → white ≥ vmax."""
+    err = np.abs(recon.astype(np.float32) - target.astype(np.float32)).mean(-1)  # (H, W) on 0–255
+    t = np.clip(err / vmax, 0, 1)
+    anchors = np.array([0, 0.33, 0.66, 1.0])
+    colours = np.array([[0, 0, 0], [180, 20, 30], [250, 200, 40], [255, 255, 255]], np.float32)
+    rgb = np.stack([np.interp(t, anchors, colours[:, k]) for k in range(3)], -1)
+    return rgb.round().astype(np.uint8)
+
+
+def comparison_image(result: ProjectionResult, scale: int = 4) -> Image.Image:
+    """original | reconstruction | error, side by side, enlarged `scale`× (nearest, so pixels stay honest)."""
+    row = np.concatenate([result.target, result.reconstruction, result.error_map()], axis=1)
+    im = Image.fromarray(row)
+    return im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("project", help="project a photo's face into the latent space",
+                              description="Find faces in a photo, crop one like the training data and optimise (z, c) so "
+                                          "G(z, c) redraws it. Writes original/reconstruction/error PNGs and latents.npz.")
+    p.add_argument("photo", help="photo file (JPEG, PNG, …)")
+    p.add_argument("--ckpt", default=str(paths.DEFAULT_CHECKPOINT), help="generator checkpoint (default: %(default)s)")
+    p.add_argument("--face", type=int, default=0, help="which face, 0 = most confident (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=200, help="optimisation steps (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on z (default: %(default)s)")
+    p.add_argument("--optimise-c", action="store_true", help="also optimise the condition c (kept in [0, 1])")
+    p.add_argument("--crop", choices=("auto", "none"), default="auto",
+                   help="auto: MTCNN face crop matching the checkpoint's data; none: use the whole image (already framed)")
+    p.add_argument("--encoder", default="auto", help="encoder checkpoint, 'auto' (one trained for this generator) or 'none'")
+    p.add_argument("--classifier", default="auto", help="attribute classifier, 'auto' or 'none'")
+    p.add_argument("--out", default="projection", help="output folder (default: %(default)s)")
+    p.set_defaults(func=_cli_project)
+
+
+def _cli_project(args: argparse.Namespace) -> int:
+    from gan.checkpoint import CheckpointError, load_generator
+    from gan.classifier import default_classifier_for, load_classifier
+    from gan.device import configure_threads
+    from gan.encoder import default_encoder_for, load_encoder
+    from gan.generate import save_latents_npz
+
+    configure_threads()
+    try:
+        gen = load_generator(args.ckpt)
+        enc_path = default_encoder_for(gen) if args.encoder == "auto" else (None if args.encoder == "none" else args.encoder)
+        encoder = load_encoder(enc_path, gen) if enc_path else None
+        clf_path = default_classifier_for(gen) if args.classifier == "auto" else (None if args.classifier == "none" else args.classifier)
+        classifier = load_classifier(clf_path) if clf_path else None
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        if args.crop == "none":
+            face = np.asarray(load_photo(args.photo).resize((gen.img_resolution,) * 2, Image.BILINEAR), np.uint8)
+            n_faces = 1
+        else:
+            faces = prepare_photo(args.photo, gen.dataset.get("crop"), gen.img_resolution)
+            if not 0 <= args.face < len(faces):
+                print(f"error: --face {args.face}: the photo has {len(faces)} face(s) (0–{len(faces) - 1})", file=sys.stderr)
+                return 2
+            face, n_faces = faces[args.face].crop, len(faces)
+    except PhotoError as e:
+        print(f"error: {args.photo}: {e}", file=sys.stderr)
+        return 2
+    print(f"{n_faces} face(s); projecting face {args.face} with checkpoint {gen.checkpoint_id}, "
+          f"start {'encoder ' + Path(enc_path).name if encoder else 'zero z'}, "
+          f"classifier {Path(clf_path).name if classifier else 'none'}", file=sys.stderr)
+    res = project(gen, face, encoder=encoder, classifier=classifier, steps=args.steps, lr=args.lr,
+                  optimise_c=args.optimise_c)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(res.target).save(out / "original.png")
+    Image.fromarray(res.reconstruction).save(out / "reconstruction.png")
+    Image.fromarray(res.error_map()).save(out / "error.png")
+    comparison_image(res).save(out / "comparison.png")
+    save_latents_npz(out / "latents.npz", res.z[None], res.c[None], gen.attribute_names, [-1], [0], gen.checkpoint_id)
+    print(res.summary())
+    print(f"wrote {out}/original.png, reconstruction.png, error.png, comparison.png, latents.npz")
+    return 0

@@ -1,0 +1,113 @@
+"""The Trainer page in AppTest: start a tiny run from the form, watch it, stop it, resume it, refuse a second one."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from explorer import jobs
+from gan import paths
+
+APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """The app opened on the Trainer page (fresh caches); every run it started is killed afterwards."""
+    monkeypatch.setenv("GAN_THREADS", "1")
+    monkeypatch.delenv("GAN_CKPT", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("../pages/trainer.py")
+    at.run()
+    yield at
+    for d in paths.runs_dir().glob("*"):
+        if (d / "job.json").exists():
+            pid = json.loads((d / "job.json").read_text()).get("pid")
+            if pid and jobs.pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    jobs.terminate_all(timeout_s=5)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    [b for b in at.button if b.label == label][0].click()
+    return at.run()
+
+
+def metric(at: AppTest, label: str):
+    return next((m.value for m in at.metric if m.label == label), None)
+
+
+def rerun_until(at: AppTest, cond, timeout_s: float = 60.0) -> AppTest:
+    """run_every timers do not fire in AppTest: rerun the script until cond(at) holds (bounded)."""
+    deadline = time.time() + timeout_s
+    while True:
+        at.run()
+        ok(at)
+        if cond(at):
+            return at
+        if time.time() > deadline:
+            pytest.fail(f"page never reached the expected state; captions: {[c.value for c in at.caption][-5:]}")
+        time.sleep(0.5)
+
+
+def fill_tiny_form(at: AppTest, name: str) -> None:
+    at.number_input(key="trn_synth_n").set_value(200).run()  # outside the form: it picks the attributes
+    at.text_input(key="trn_name").set_value(name)
+    at.selectbox(key="trn_ngf").set_value(8)
+    at.selectbox(key="trn_ndf").set_value(8)
+    at.selectbox(key="trn_batch").set_value(16)
+    at.radio(key="trn_unit").set_value("steps")
+    at.number_input(key="trn_steps").set_value(100_000)
+    at.number_input(key="trn_sample_every").set_value(5)
+    at.number_input(key="trn_ckpt_every").set_value(5)
+
+
+def test_trainer_page_start_watch_stop_resume(page):
+    at = page
+    ok(at)
+    assert any(b.label == "Start training" for b in at.button)
+
+    # Start a tiny run from the form.
+    fill_tiny_form(at, "pagerun")
+    click(at, "Start training")
+    ok(at)
+    assert jobs.run_info("pagerun").running
+    assert any("pagerun" in s.value for s in at.success)
+
+    # The live panel shows the step counter moving and a preview grid.
+    rerun_until(at, lambda a: (metric(a, "step") or "0") not in ("0", 0) and len(a.get("image")) > 0)
+
+    # A second start while it runs is refused, naming the active run.
+    fill_tiny_form(at, "second")
+    click(at, "Start training")
+    assert any("pagerun" in e.value for e in at.error), [e.value for e in at.error]
+    assert not (paths.runs_dir() / "second").exists()
+
+    # Stop: the page says stopped, and the checkpoint is in the sidebar picker at once.
+    at.button(key="trn_stop").click().run()
+    ok(at)
+    rerun_until(at, lambda a: any("Status: **stopped**" in c.value for c in a.caption))
+    stopped_at = jobs.run_info("pagerun").step
+    assert any("pagerun" in o for o in at.selectbox(key="app_ckpt").options)
+
+    # Resume continues past the previous step.
+    at.button(key="trn_resume").click().run()
+    ok(at)
+    assert jobs.run_info("pagerun").running
+    rerun_until(at, lambda a: int(metric(a, "step") or 0) > stopped_at)
+    jobs.stop("pagerun")
+    assert jobs.wait("pagerun", timeout_s=60).state == "stopped"
