@@ -3,8 +3,9 @@
     python -m bench.bench_project                        # writes the "project" section of BENCHMARKS.md
     python -m bench.bench_project --n 16 --steps 100 --no-write
 
-Two sets of held-out faces, each projected three ways (encoder alone; encoder + `--steps` optimisation;
-z = 0 + the same optimisation, no encoder):
+Two sets of held-out faces, each projected three ways (the encoder's start alone; that start + `--steps`
+optimisation; z = 0 + the same optimisation, no encoder). With an encoder, each face starts from ẑ or z = 0,
+whichever draws it closer (gan.project.start_latents); the last column says how often ẑ won.
   * generated faces G(z, c) with fresh z (true latent known): pixel MAE, classifier attribute agreement
     between target and reconstruction, latent error ‖ẑ − z‖²/z_dim (z = 0 scores 1.0, a random z 2.0) and
     whether the recovered c equals the true c;
@@ -26,21 +27,21 @@ import torch
 from bench.report import machine_line, write_section
 from gan import paths
 from gan.generate import generate_images, sample_z
-from gan.project import _to_tensor, prepare_photo, project, project_batch
+from gan.project import to_tensor, prepare_photo, project, project_batch
 
 HELD_OUT_SEED = 20_261_126  # latents of the generated test faces (training draws its own random z)
 
 
 def _agree(clf, a: np.ndarray, b: np.ndarray) -> float:
     """Mean fraction of the classifier's attributes read the same on images a and b (N, R, R, 3) uint8."""
-    pa, pb = clf.predict_proba(_to_tensor(a)).numpy(), clf.predict_proba(_to_tensor(b)).numpy()
+    pa, pb = clf.predict_proba(to_tensor(a)).numpy(), clf.predict_proba(to_tensor(b)).numpy()
     return float(((pa >= 0.5) == (pb >= 0.5)).mean())
 
 
 def _label_acc(clf, images: np.ndarray, labels: np.ndarray, names) -> float:
     """Classifier reading of images vs true labels (only the generator's attributes)."""
     idx = [list(clf.attribute_names).index(n) for n in names]
-    p = clf.predict_proba(_to_tensor(images)).numpy()[:, idx]
+    p = clf.predict_proba(to_tensor(images)).numpy()[:, idx]
     return float(((p >= 0.5) == (labels >= 0.5)).mean())
 
 
@@ -48,7 +49,7 @@ def _runs(gen, targets: np.ndarray, enc, clf, steps: int) -> dict[str, list]:
     """The three ways of projecting the same targets → {name: [ProjectionResult]}."""
     out = {}
     if enc is not None:
-        out["encoder only"] = project_batch(gen, targets, encoder=enc, classifier=clf, steps=0)
+        out["encoder, no optimisation"] = project_batch(gen, targets, encoder=enc, classifier=clf, steps=0)
         out[f"encoder + {steps} steps"] = project_batch(gen, targets, encoder=enc, classifier=clf, steps=steps)
     out[f"z = 0 + {steps} steps"] = project_batch(gen, targets, classifier=clf, steps=steps)
     return out
@@ -92,7 +93,8 @@ def main() -> None:
     for name, res in gen_runs.items():
         z_hat, c_hat = np.stack([r.z for r in res]), np.stack([r.c for r in res])
         rows_gen.append((name, np.mean([r.pixel_error for r in res]), np.mean([r.attr_agreement for r in res]),
-                         float(((z_hat - z_true.numpy()) ** 2).mean()), float(((c_hat >= 0.5) == (c_true >= 0.5)).mean())))
+                         float(((z_hat - z_true.numpy()) ** 2).mean()), float(((c_hat >= 0.5) == (c_true >= 0.5)).mean()),
+                         np.mean([r.start == "encoder" for r in res])))
     z_rand = sample_z(n, gen.z_dim, HELD_OUT_SEED + 1)  # reference: a random face with the true condition
     rand_imgs = generate_images(gen.G, z_rand, c_true)
     rand_mae = float(np.abs(rand_imgs.astype(np.int16) - gen_targets).mean())
@@ -114,7 +116,8 @@ def main() -> None:
         recon = np.stack([r.reconstruction for r in res])
         c_hat = np.stack([r.c for r in res])
         rows_real.append((name, np.mean([r.pixel_error for r in res]), np.mean([r.attr_agreement for r in res]),
-                          _label_acc(clf, recon, real_labels, names), float(((c_hat >= 0.5) == real_labels).mean())))
+                          _label_acc(clf, recon, real_labels, names), float(((c_hat >= 0.5) == real_labels).mean()),
+                          np.mean([r.start == "encoder" for r in res])))
     clf_real_acc = _label_acc(clf, real, real_labels, names)
     print(f"real set done ({time.perf_counter() - t0:.0f} s)", flush=True)
 
@@ -145,14 +148,14 @@ def main() -> None:
         f"**Held-out generated faces** (n = {n}, fresh z, true latent known). References: a random z with the true c "
         f"scores pixel MAE {rand_mae:.1f} and attribute agreement {rand_agree:.3f}; z = 0 with the true c scores pixel MAE "
         f"{zero_mae:.1f}; latent error of z = 0 is 1.0, of a random z 2.0.", "",
-        "| start | pixel MAE (0–255) | attribute agreement | latent error ‖ẑ−z‖²/d | c recovered |",
-        "|---|---|---|---|---|",
-        *[f"| {a} | {b:.2f} | {c:.3f} | {d:.3f} | {e:.3f} |" for a, b, c, d, e in rows_gen], "",
+        "| projection | pixel MAE (0–255) | attribute agreement | latent error ‖ẑ−z‖²/d | c recovered | started from ẑ |",
+        "|---|---|---|---|---|---|",
+        *[f"| {a} | {b:.2f} | {c:.3f} | {d:.3f} | {e:.3f} | {f:.0%} |" for a, b, c, d, e, f in rows_gen], "",
         f"**Held-out real images** ({cache.manifest.get('source')} test split, n = {len(real)}). The classifier reads "
         f"the real images' true labels with accuracy {clf_real_acc:.3f} (its ceiling).", "",
-        "| start | pixel MAE (0–255) | attribute agreement | classifier on reconstruction vs true labels | c vs true labels |",
-        "|---|---|---|---|---|",
-        *[f"| {a} | {b:.2f} | {c:.3f} | {d:.3f} | {e:.3f} |" for a, b, c, d, e in rows_real], "",
+        "| projection | pixel MAE (0–255) | attribute agreement | classifier on reconstruction vs true labels | c vs true labels | started from ẑ |",
+        "|---|---|---|---|---|---|",
+        *[f"| {a} | {b:.2f} | {c:.3f} | {d:.3f} | {e:.3f} | {f:.0%} |" for a, b, c, d, e, f in rows_real], "",
         f"**Time** (one face, batch 1): {args.steps} steps {np.median(times):.2f} s"
         + (f", encoder alone {np.median(times0) * 1000:.0f} ms" if times0 else "")
         + f"; MTCNN on the 512×512 astronaut {t_detect * 1000:.0f} ms. The astronaut: pixel MAE {astro.pixel_error:.1f} "

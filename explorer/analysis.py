@@ -21,31 +21,36 @@ def classify(clf, images: np.ndarray, batch: int = 256) -> np.ndarray:
     return classify_uint8(clf, np.asarray(images, np.uint8), cols, batch=batch)[0].astype(np.float32)
 
 
-def labelled_sample(gen, clf, n: int, seed: int) -> dict:
+def labelled_sample(gen, clf, n: int, seed: int, hold: tuple[tuple[int, float], ...] = ()) -> dict:
     """n random faces: z ~ N(0, I), c from the label distribution, and the classifier's probabilities.
 
+    hold: (attribute index, value) pairs fixed in every c — holding the target attribute's input constant
+    leaves z as the only thing that can change the classifier's reading of it.
     Returns {z (n, D), c (n, K), probs (n, K_clf), names (K_clf,)}.
     """
     from gan.generate import sample_z
 
     z = np.asarray(sample_z(n, gen.z_dim, seed, 1.0), np.float32)
     c = gen.labels.sample(n, np.random.default_rng(seed))
+    for k, v in hold:
+        c[:, k] = v
     probs = classify(clf, render(gen.G, z, c))
     return dict(z=z, c=c, probs=probs, names=classifier_names(clf))
 
 
-def split_by_label(z: np.ndarray, probs: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(z_with, z_without, by_median): faces the classifier reads as having attribute j (p > 0.5) or not.
+def split_by_label(z: np.ndarray, probs: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """(z_with, z_without, fallback): faces the classifier reads as having attribute j (p > 0.5) or not.
 
-    When one side is empty (the generator never or always shows it) the split falls back to the top vs
-    bottom half of P(attribute) and by_median is True, so a direction towards "more of it" still exists.
+    When one side is empty the split falls back to the top vs bottom half of P(attribute), so a direction
+    towards "more of it" still exists; fallback then says which side was empty ("all" / "none" read it).
     """
     p = probs[:, j]
     on = p > 0.5
     if on.all() or not on.any():
+        fallback = "all" if on.all() else "none"
         on = p > np.median(p)
-        return z[on], z[~on], True
-    return z[on], z[~on], False
+        return z[on], z[~on], fallback
+    return z[on], z[~on], None
 
 
 def build_direction(method: str, z_with: np.ndarray, z_without: np.ndarray, pca_z: np.ndarray | None = None,

@@ -82,5 +82,5 @@ def latent_scatter(coords: dict[str, np.ndarray], color: dict[str, np.ndarray] |
             fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name=name, marker=marker,
                                      text=text, hovertemplate="%{text}<extra>" + name + "</extra>"))
     fig.update_layout(height=520, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.05),
-                      xaxis_title="PC1", yaxis_title="PC2", dragmode="lasso" if not three else None)
+                      xaxis_title="PC1", yaxis_title="PC2", dragmode="zoom" if not three else None)
     return fig

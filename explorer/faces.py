@@ -36,7 +36,7 @@ class Face:
     def caption(self) -> str:
         """Short caption under an image: seed/index and the attributes that are on."""
         who = f"seed {self.seed} · #{self.index}" if self.seed >= 0 else (self.origin or "computed")
-        return f"{who} · {describe_condition(self.c, self.names, limit=4)}"
+        return f"{who} · {describe_condition(self.c, self.names, limit=3)}"
 
     def identity(self) -> str:
         """Full identity as one line (tooltip / expander)."""

@@ -122,6 +122,12 @@ def train_command(settings: dict[str, Any], out: Path, resume: bool = False) -> 
     return cmd + ["--out", str(out), "--no-progress"]
 
 
+def _train_defaults():
+    from gan.train import TrainConfig
+
+    return TrainConfig()
+
+
 # ----------------------------------------------------------------------------- processes
 
 _CHILDREN: dict[int, subprocess.Popen] = {}  # launched by this server process: kept so their exit codes are not lost
@@ -223,8 +229,9 @@ def _launch_lock():
         yield
 
 
-def _launch(out: Path, cmd: list[str], elapsed_before: float = 0.0) -> int:
-    """Start the trainer detached from this session; stdout/stderr appended to log.txt; job.json written."""
+def _launch(out: Path, cmd: list[str], budget: dict, elapsed_before: float = 0.0) -> int:
+    """Start the trainer detached from this session; stdout/stderr appended to log.txt; job.json written
+    (with the step / minute budget, known before the trainer writes config.json)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", GAN_THREADS=os.environ.get("GAN_THREADS") or str(train_threads()))
     with open(out / LOG_NAME, "a") as log:
         log.write(f"\n=== {datetime.now().isoformat(timespec='seconds')} {' '.join(cmd)}\n")
@@ -234,7 +241,7 @@ def _launch(out: Path, cmd: list[str], elapsed_before: float = 0.0) -> int:
     _CHILDREN[p.pid] = p
     stat = _proc_stat(p.pid)
     write_json_atomic(out / JOB_NAME, {"pid": p.pid, "proc_start": stat[1] if stat else None, "cmd": cmd,
-                                       "started": time.time(), "elapsed_before": elapsed_before,
+                                       "started": time.time(), "elapsed_before": elapsed_before, **budget,
                                        "exit_code": None, "stop_requested": None})
     return p.pid
 
@@ -252,6 +259,7 @@ class RunInfo:
     total_steps: int | None = None
     minutes: float = 0.0        # time budget over the whole run (0 = none)
     elapsed_s: float = 0.0      # wall time of all launches so far (this one until now if running)
+    budget_elapsed_s: float | None = None  # the trainer's own budget clock (status.json `elapsed`), if it writes one
     images_per_s: float | None = None
     message: str = ""
     pid: int | None = None
@@ -279,13 +287,19 @@ class RunInfo:
         return self.images_per_s / per_step if self.images_per_s and per_step else None
 
     @property
+    def budget_clock(self) -> float:
+        """Seconds counted against a minutes budget: the trainer's clock when it reports one (it excludes start-up),
+        else the wall time since launch."""
+        return self.budget_elapsed_s if self.budget_elapsed_s is not None else self.elapsed_s
+
+    @property
     def progress(self) -> float | None:
         """Fraction of the budget used (steps or minutes, whichever is further), None without a budget."""
         parts = []
         if self.total_steps:
             parts.append(self.step / self.total_steps)
         if self.minutes:
-            parts.append(self.elapsed_s / (60 * self.minutes))
+            parts.append(self.budget_clock / (60 * self.minutes))
         return min(1.0, max(parts)) if parts else None
 
     @property
@@ -295,7 +309,7 @@ class RunInfo:
         if self.total_steps and self.steps_per_s:
             left.append(max(0, self.total_steps - self.step) / self.steps_per_s)
         if self.minutes:
-            left.append(max(0.0, 60 * self.minutes - self.elapsed_s))
+            left.append(max(0.0, 60 * self.minutes - self.budget_clock))
         return min(left) if left else None
 
     def log_tail(self, lines: int = 20) -> str:
@@ -389,10 +403,17 @@ def run_info(name_or_path: str | Path) -> RunInfo:
     else:
         this = max(0.0, st_updated - started) if started else 0.0
     elapsed = before + this
+    budget_clock = status.get("elapsed") if (status_is_job or status_is_later) else None
+    if isinstance(budget_clock, (int, float)):
+        budget_clock = float(budget_clock) + (max(0.0, now - st_updated) if state == "running" else 0.0)
+    else:
+        budget_clock = None
 
+    # Budget: the app's launch knows it first (config.json is written once the data is loaded).
+    budget = config if status_is_later or "steps" not in job else job
     return RunInfo(name=out.name, path=out, state=state, step=int(status.get("step") or 0),
-                   total_steps=status.get("total_steps") or (config.get("steps") or None),
-                   minutes=float(config.get("minutes") or 0.0), elapsed_s=elapsed,
+                   total_steps=int(budget.get("steps") or 0) or None,
+                   minutes=float(budget.get("minutes") or 0.0), elapsed_s=elapsed, budget_elapsed_s=budget_clock,
                    images_per_s=status.get("images_per_s"), message=message, pid=pid, exit_code=exit_code,
                    stopping=bool(job.get("stop_requested")) and state == "running",
                    started=str(status.get("started") or ""), config=config,
@@ -400,7 +421,7 @@ def run_info(name_or_path: str | Path) -> RunInfo:
 
 
 def list_runs() -> list[RunInfo]:
-    """Every run folder under runs_dir() (with a status.json or job.json), newest first."""
+    """Every run folder under runs_dir() (with a status.json or job.json), most recently launched first."""
     root = paths.runs_dir()
     if not root.is_dir():
         return []
@@ -408,8 +429,10 @@ def list_runs() -> list[RunInfo]:
     for d in root.iterdir():
         if d.is_dir() and not d.name.startswith(".") and NAME_RE.fullmatch(d.name) and \
                 ((d / "status.json").exists() or (d / JOB_NAME).exists()):
-            found.append((max((d / f).stat().st_mtime for f in ("status.json", JOB_NAME) if (d / f).exists()), d))
-    return [run_info(d) for _, d in sorted(found, key=lambda t: t[0], reverse=True)]
+            launched = max(float((read_json(d / JOB_NAME) or {}).get("started") or 0),
+                           _epoch((read_json(d / "status.json") or {}).get("started")) or 0)
+            found.append((launched, d.name, d))
+    return [run_info(d) for *_, d in sorted(found, key=lambda t: (t[0], t[1]), reverse=True)]
 
 
 def active_runs() -> list[RunInfo]:
@@ -443,7 +466,9 @@ def start(name: str, settings: dict[str, Any]) -> RunInfo:
         if out.exists() and any(out.iterdir()):
             raise JobError(f"A run named **{out.name}** exists already; choose another name, or resume it.")
         out.mkdir(parents=True, exist_ok=True)
-        _launch(out, cmd)
+        defaults = _train_defaults()
+        steps = settings.get("steps", 0 if settings.get("minutes") else defaults.steps)  # the CLI's rule
+        _launch(out, cmd, {"steps": int(steps or 0), "minutes": float(settings.get("minutes") or 0.0)})
     return run_info(out)
 
 
@@ -467,7 +492,8 @@ def stop(name: str, wait_s: float = 30.0) -> RunInfo:
             break
         time.sleep(0.2)
         info = run_info(out)
-    if info.running and info.pid and pid_alive(info.pid, job.get("proc_start") if job.get("pid") == info.pid else None):
+    ticks = job.get("proc_start") if job.get("pid") == info.pid else None  # None: a run started outside the app
+    if info.running and info.pid and pid_alive(info.pid, ticks, trainer=ticks is None):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(info.pid, signal.SIGTERM)
     return run_info(out)
@@ -502,16 +528,9 @@ def resume(name: str, more_steps: int = 0, more_minutes: float = 0.0) -> RunInfo
     with _launch_lock():
         _refuse_if_busy()
         (info.path / "STOP").unlink(missing_ok=True)
-        _launch(info.path, cmd, elapsed_before=info.elapsed_s)
+        budget = {"steps": int(settings.get("steps", steps)), "minutes": float(settings.get("minutes", minutes))}
+        _launch(info.path, cmd, budget, elapsed_before=info.elapsed_s)
     return run_info(info.path)
-
-
-def kill(name: str) -> None:
-    """SIGKILL a run's process (tests; the page only ever stops gracefully)."""
-    info = run_info(name)
-    if info.running and info.pid:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(info.pid, signal.SIGKILL)
 
 
 def terminate_all(timeout_s: float = 10.0) -> None:

@@ -51,14 +51,21 @@ def candidate_checkpoints() -> list[Path]:
     return list(dict.fromkeys(out))
 
 
+def allowed_roots() -> list[Path]:
+    """Where the app may read checkpoints: gan.paths.allowed_checkpoint_roots(), plus the file GAN_CKPT names
+    (trusted wherever it lives, since whoever starts the app chose it)."""
+    env = env_checkpoint()
+    return paths.allowed_checkpoint_roots() + ([env] if env is not None else [])
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _checkpoint_info(path: str, mtime: float) -> dict | None:
     """Name, dataset, step, date and headline metrics of a generator checkpoint; None if it is not one."""
     from gan.checkpoint import load_checkpoint
 
     try:
-        ck = load_checkpoint(path, expected_kind="generator")
-    except Exception:  # a classifier, an encoder, a half-written file: not offered
+        ck = load_checkpoint(path, expected_kind="generator", allowed_roots=allowed_roots())
+    except Exception:  # a classifier, an encoder, a half-written file, a link to outside: not offered
         return None
     p = Path(path)
     name = p.parent.name if p.name == "checkpoint.pt" else p.stem
@@ -89,9 +96,7 @@ def describe_checkpoint(info: dict) -> str:
 def _generator(path: str, mtime: float):
     from gan.checkpoint import load_generator
 
-    env = env_checkpoint()  # a file named explicitly by GAN_CKPT is trusted wherever it lives
-    roots = paths.allowed_checkpoint_roots() + ([env] if env is not None else [])
-    return load_generator(path, device="cpu", allowed_roots=roots)
+    return load_generator(path, device="cpu", allowed_roots=allowed_roots())
 
 
 def generator(path: str | Path):
@@ -176,11 +181,12 @@ def probabilities(path: str, mtime: float, clf_path: str, clf_mtime: float, z: n
 
 
 @st.cache_data(show_spinner="Labelling random faces with the classifier…", max_entries=16)
-def labelled_sample(path: str, mtime: float, clf_path: str, clf_mtime: float, n: int, seed: int) -> dict:
-    """n random faces (z, c from the label distribution) and the classifier's reading of them."""
+def labelled_sample(path: str, mtime: float, clf_path: str, clf_mtime: float, n: int, seed: int,
+                    hold: tuple[tuple[int, float], ...] = ()) -> dict:
+    """n random faces (z, c from the label distribution, `hold` entries fixed) and the classifier's reading of them."""
     from explorer.analysis import labelled_sample as sample
 
-    return sample(_generator(path, mtime), _classifier(clf_path, clf_mtime), n, seed)
+    return sample(_generator(path, mtime), _classifier(clf_path, clf_mtime), n, seed, hold)
 
 
 @st.cache_data(show_spinner="Measuring the direction…", max_entries=128)

@@ -5,12 +5,11 @@ import hashlib
 import io
 from pathlib import Path
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from gan.project import MAX_PHOTO_BYTES, FaceCandidate, PhotoError, load_photo, prepare_photo
+from gan.project import MAX_PHOTO_BYTES, FaceCandidate, load_photo, prepare_photo
 
 MAX_UPLOAD_MB = MAX_PHOTO_BYTES // 2**20  # st.file_uploader cap (the library checks the bytes again)
 EXAMPLE_NAME = "astronaut.png (scikit-image example)"
@@ -36,14 +35,15 @@ def find_faces(data: bytes, manifest_crop: str | None, size: int) -> list[FaceCa
     return prepare_photo(data, manifest_crop, size)
 
 
-def boxes_preview(data: bytes, faces: list[FaceCandidate], max_side: int = 480) -> Image.Image:
-    """The photo, shrunk to max_side, with each face's box and number drawn on it."""
+@st.cache_data(show_spinner=False, max_entries=8)
+def boxes_preview(data: bytes, boxes: tuple[tuple[float, float, float, float], ...], max_side: int = 480) -> Image.Image:
+    """The photo, shrunk to max_side, with each face box (x1, y1, x2, y2) and its number drawn on it."""
     img = load_photo(data)
     s = min(1.0, max_side / max(img.size))
     img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.BILINEAR) if s < 1 else img.copy()
     draw = ImageDraw.Draw(img)
-    for i, f in enumerate(faces):
-        x1, y1, x2, y2 = (v * s for v in f.box)
+    for i, box in enumerate(boxes):
+        x1, y1, x2, y2 = (v * s for v in box)
         draw.rectangle((x1, y1, x2, y2), outline=(255, 220, 0), width=3)
         draw.text((x1 + 4, y1 + 2), str(i + 1), fill=(255, 220, 0))
     return img

@@ -146,7 +146,7 @@ def _progress(info: jobs.RunInfo) -> None:
     parts = [f"step {info.step}" + (f" / {info.total_steps}" if info.total_steps else "")]
     parts.append(f"{fmt_duration(info.elapsed_s)} elapsed" + (f" of {info.minutes:g} min" if info.minutes else ""))
     if info.running and info.eta_s is not None:
-        parts.append(f"about {fmt_duration(info.eta_s)} left")
+        parts.append(f"about {fmt_duration(info.eta_s)} left" if info.eta_s >= 1 else "finishing")
     frac = info.progress
     if frac is not None:
         st.progress(frac, text=" · ".join(parts))

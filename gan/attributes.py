@@ -32,7 +32,8 @@ class UnknownAttributeError(ValueError):
     def __init__(self, name: str, suggestions: list[str], known: tuple[str, ...]):
         self.name, self.suggestions, self.known = name, suggestions, known
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"Unknown attribute {name!r}.{hint} Known attributes: {', '.join(known)}")
+        shown = name if len(name) <= 60 else name[:57] + "…"  # a pasted essay should not become a 10 000-character error
+        super().__init__(f"Unknown attribute {shown!r}.{hint} Known attributes: {', '.join(known)}")
 
 
 def _key(name: str) -> str:

@@ -6,6 +6,7 @@ rng, metrics_history, created, code_version.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import pickle
@@ -68,17 +69,38 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     A crash at any moment leaves either the previous file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            try:
+                torch.save(payload, f)
+            except RuntimeError as e:  # torch's zip writer hides a failed write (disk full) behind its own error
+                if isinstance(e.__context__, OSError):
+                    raise e.__context__ from None
+                raise
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _remove_orphan_temps(path)
     return path
+
+
+def _remove_orphan_temps(path: Path) -> None:
+    """Delete temp files a killed writer left beside `path` (SIGKILL allows no clean-up); live writers' are kept."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running (or not ours to judge)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            continue
 
 
 def _check_location(path: Path, allowed_roots) -> Path:
@@ -110,7 +132,11 @@ def load_checkpoint(path: str | Path, expected_kind: str | None = None, allowed_
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED_KEYS):
         have = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"{path} is not a checkpoint of this project (missing format_version/kind; found {have})")
-    if int(ckpt["format_version"]) > FORMAT_VERSION:
+    try:
+        version = int(ckpt["format_version"])
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{path} has a malformed format_version {str(ckpt['format_version'])[:40]!r}") from None
+    if version > FORMAT_VERSION:
         raise CheckpointError(f"{path} has format_version {ckpt['format_version']}, newer than this code "
                               f"understands ({FORMAT_VERSION}); update the code")
     if expected_kind is not None and ckpt["kind"] != expected_kind:
@@ -182,22 +208,37 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu", allowed
     """The one way to get a generator: G_ema from a checkpoint, eval mode, requires_grad False."""
     path = Path(path)
     ckpt = load_checkpoint(path, expected_kind="generator", allowed_roots=allowed_roots)
-    cfg = ModelConfig.from_dict(ckpt["model_config"])
-    names = tuple(ckpt["attribute_names"])
-    if cfg.c_dim != len(names):
-        raise CheckpointError(f"{path}: model c_dim {cfg.c_dim} does not match its {len(names)} attribute names")
-    G = Generator(cfg)
-    try:
-        G.load_state_dict(ckpt["G_ema"])
-    except RuntimeError as e:
-        raise CheckpointError(f"{path}: G_ema weights do not fit the stored model_config ({str(e)[:300]})") from None
+    names = ckpt["attribute_names"]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise CheckpointError(f"{path}: attribute_names must be a list of strings, got {str(names)[:80]!r}")
+    names = tuple(names)
+    try:  # every field below comes from an untrusted file: a malformed one is a CheckpointError, not a crash
+        cfg = ModelConfig.from_dict(ckpt["model_config"])
+        if cfg.c_dim != len(names):
+            raise CheckpointError(f"{path}: model c_dim {cfg.c_dim} does not match its {len(names)} attribute names")
+        with torch.device("meta"):  # shapes only: a forged model_config (ngf 10**6) must not allocate before the check
+            want = {k: tuple(v.shape) for k, v in Generator(cfg).state_dict().items()}
+        have = ckpt["G_ema"]
+        if not isinstance(have, dict) or {k: tuple(getattr(v, "shape", ())) for k, v in have.items()} != want:
+            raise CheckpointError(f"{path}: G_ema weights do not fit the stored model_config (keys or shapes differ)")
+        G = Generator(cfg)
+        try:
+            G.load_state_dict(have)
+        except RuntimeError as e:
+            raise CheckpointError(f"{path}: G_ema weights do not fit the stored model_config ({str(e)[:300]})") from None
+        if not all(torch.isfinite(t).all() for t in G.state_dict().values() if t.is_floating_point()):
+            raise CheckpointError(f"{path}: G_ema holds NaN or infinite weights; it would only draw blank images")
+        labels = LabelDistribution(np.asarray(ckpt["label_rows"]), np.asarray(ckpt["label_counts"]), names)
+        extra = dict(dataset=dict(ckpt.get("dataset", {})), step=int(ckpt.get("step", 0)),
+                     metrics_history=list(ckpt.get("metrics_history", [])), train_config=dict(ckpt.get("train_config", {})))
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, AssertionError) as e:
+        raise CheckpointError(f"{path}: malformed generator checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
     G.eval().requires_grad_(False).to(device)
-    labels = LabelDistribution(np.asarray(ckpt["label_rows"]), np.asarray(ckpt["label_counts"]), names)
     return LoadedGenerator(G=G, z_dim=cfg.z_dim, c_dim=cfg.c_dim, img_resolution=cfg.img_resolution,
-                           attribute_names=names, labels=labels, dataset=dict(ckpt.get("dataset", {})),
-                           step=int(ckpt.get("step", 0)), metrics_history=list(ckpt.get("metrics_history", [])),
-                           path=path, sha256=sha256(path), model_config=cfg,
-                           train_config=dict(ckpt.get("train_config", {})))
+                           attribute_names=names, labels=labels, path=path, sha256=sha256(path), model_config=cfg,
+                           **extra)
 
 
 def export_slim(src: str | Path, dst: str | Path) -> Path:

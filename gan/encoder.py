@@ -6,9 +6,8 @@ its starting point in one forward pass.
 Training pairs are drawn fresh every step: z ~ N(0, I), c from the checkpoint's label distribution,
 img = G_ema(z, c). The encoder predicts both halves of the latent: z by regression (plus a pixel term
 ‖G(ẑ, c) − img‖₁ through the frozen generator, because many z directions barely change the image and a pure
-latent loss wastes capacity on them) and c by BCE. Projection starts from ẑ; for c it prefers the attribute
-classifier's reading (trained on real images, so better on photos) and uses ĉ when no classifier reads the
-generator's attributes.
+latent loss wastes capacity on them) and c by BCE. Projection starts from ẑ; for c it tries ĉ and the attribute
+classifier's reading (trained on real images, so better on photos) and keeps whichever redraws the face better.
 
 `python -m gan encoder train --ckpt checkpoints/default.pt --out checkpoints/default_encoder.pt --minutes 10`.
 Checkpoint: `kind: "encoder"` (gan.checkpoint), storing the generator's sha256, attribute names, z_dim and

@@ -80,10 +80,11 @@ def read_folder(root: str | Path, attrs: list[str] | None = None) -> LabeledImag
     body = [(j, row) for j, row in enumerate(table[1:], start=2) if any(row)]
     notes = []
 
-    # Columns where no row holds a 0/1/±1 value are not labels (e.g. a "notes" or "width" column).
+    # Columns where no row holds a 0/1/±1 value are not labels (e.g. a "notes" or "width" column) — unless the
+    # column has a CelebA attribute's name: then it is meant as labels, and out-of-range rows are refused below.
     label_cols = []
     for c in attr_cols:
-        if any(c < len(row) and row[c] in _VALUES for _, row in body):
+        if _canonical(header[c]) in CELEBA_ATTRIBUTES or any(c < len(row) and row[c] in _VALUES for _, row in body):
             label_cols.append(c)
         else:
             notes.append(f"{csv_path.name}: column {header[c]!r} holds no 0/1 values; ignored")

@@ -25,6 +25,11 @@ def generate_images(G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor | np.nd
     device = next(G.parameters()).device
     z = torch.as_tensor(z, dtype=torch.float32)
     c = None if c is None else torch.as_tensor(c, dtype=torch.float32)
+    for name, t in (("z", z), ("c", c)):  # NaN would come out as an undefined uint8 cast (a black face), silently
+        if t is not None and not bool(torch.isfinite(t).all()):
+            rows = torch.nonzero(~torch.isfinite(t.reshape(len(t), -1)).all(1)).flatten().tolist()
+            raise ValueError(f"{name} holds NaN or infinite values (rows {rows[:8]}{' …' if len(rows) > 8 else ''}); "
+                             f"refusing to generate from it")
     out = []
     with torch.inference_mode():
         for i in range(0, len(z), batch_size):

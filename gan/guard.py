@@ -82,7 +82,9 @@ class CollapseGuard:
                 actions.append({"guard": "out_of_band", "network": name, "loss": loss, "note": "no healthy snapshot yet"})
                 continue
             for key, module in nets[name].items():
-                module.load_state_dict(self.snapshots[name][key])
+                # A fresh copy each time: Optimizer.load_state_dict keeps the given tensors (no copy), so restoring the
+                # snapshot itself would let the next step's in-place Adam update (NaN again) corrupt the snapshot.
+                module.load_state_dict(_cpu_copy(self.snapshots[name][key]))
             actions.append({"guard": "restore", "network": name, "loss": losses.get(name),
                             "restored_from_step": self.snapshot_step[name]})
         if not any(a["guard"] == "restore" for a in actions):

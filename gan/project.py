@@ -5,10 +5,11 @@ optimise (z, c) so that G(z, c) redraws the face.
     res = project(gen, faces[0].crop, encoder=enc, classifier=clf, steps=200)  # ProjectionResult
     res.z, res.c, res.reconstruction, res.pixel_error, res.summary()
 
-Start: z = the encoder's ẑ in one forward pass (gan/encoder.py), without one z = 0 (the prior's mean); c = the
-attribute classifier's reading of the photo (trained on real images), else the encoder's ĉ, else the most
-common training label row. Then Adam on z (and, with optimise_c, on c through sigmoid logits so it stays in
-[0, 1]) minimising
+Start: of z ∈ {the encoder's ẑ (one forward pass, gan/encoder.py; pulled back to the prior's shell), 0} and
+c ∈ {the attribute classifier's reading of the photo (trained on real images), the encoder's ĉ (trained on
+this generator's faces)}, the pair whose image is closest to the photo (without either network: z = 0 and the
+most common training label row). Then Adam (lr 0.02 from ẑ, 0.05 from z = 0) on z (and, with optimise_c, on c
+through sigmoid logits so it stays in [0, 1]) minimising
     pixel (L1 or L2 on [-1, 1]) + feature_weight · relative MSE of the attribute classifier's features
     + prior_weight · mean(z²)
 — the classifier stands in for a perceptual network, so nothing is downloaded.
@@ -27,13 +28,12 @@ import argparse
 import io
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from gan import paths
@@ -42,6 +42,7 @@ from gan.imagefiles import DEFAULT_MAX_PIXELS, ImageFileError, open_image
 MAX_PHOTO_BYTES = 20 * 1024 * 1024     # uploads / files larger than this are refused before decoding
 MAX_PHOTO_PIXELS = DEFAULT_MAX_PIXELS  # decoded size cap (checked from the header, see gan.imagefiles)
 MAX_FACES = 8                          # candidates offered from one photo
+MIN_PHOTO_SIDE = 40                    # MTCNN looks for faces of 20+ pixels; smaller photos cannot hold one
 ERROR_VMAX = 96.0                      # error heatmaps saturate at this absolute difference (0–255 scale)
 
 
@@ -86,7 +87,7 @@ def load_photo(src, max_bytes: int = MAX_PHOTO_BYTES, max_pixels: int = MAX_PHOT
         if e.reason == "not an image":
             raise PhotoError("This file is not an image (JPEG, PNG, WebP, BMP … expected).") from None
         if e.reason.startswith("too large"):
-            raise PhotoError(f"The image is too large to process: {e.reason}.") from None
+            raise PhotoError(f"The image is too large to process {e.reason[len('too large'):].strip()}.") from None
         raise PhotoError(f"The image cannot be read: {e}.") from None
 
 
@@ -94,11 +95,17 @@ def prepare_photo(image, manifest_crop_mode: str | None, size: int, max_faces: i
     """Faces in a photo, most confident first, each cropped like the checkpoint's training data at size×size.
 
     image: anything load_photo accepts. Raises PhotoError when it is not a usable image or has no face."""
-    from gan.crop import crop_face, detect_faces
+    from gan.crop import DETECT_MAX_SIDE, crop_face, detect_faces
 
     img = load_photo(image)
+    if min(img.size) * min(1.0, DETECT_MAX_SIDE / max(img.size)) < MIN_PHOTO_SIDE:  # as MTCNN will see it
+        raise PhotoError(f"The image is too small or too narrow ({img.width}×{img.height}) to hold a face; use a photo "
+                         f"at least {MIN_PHOTO_SIDE} pixels on its short side and not much wider than tall.")
     mode = photo_crop_mode(manifest_crop_mode)
-    faces = detect_faces(img)[:max_faces]
+    try:
+        faces = detect_faces(img)[:max_faces]
+    except (ValueError, RuntimeError) as e:  # MTCNN on unusual shapes (extreme aspect ratios)
+        raise PhotoError(f"Face detection failed on this image ({e}).") from None
     if not faces:
         raise PhotoError("No face found in this photo. Try a photo where one face is clearly visible, "
                          "facing the camera, at least ~40 pixels across.")
@@ -122,12 +129,11 @@ class ProjectionResult:
     start_pixel_error: float       # the same for the starting point (encoder / zero z)
     attr_agreement: float | None   # fraction of the classifier's attributes read the same on both (None: no classifier)
     seconds: float                 # wall time of the whole projection
-    start: str = "zero"            # "encoder", "zero" or "given"
+    start: str = "zero"            # where z started: "encoder" (ẑ), "zero" or "given"
     attribute_names: tuple[str, ...] = ()                       # the classifier's attributes
     target_probs: np.ndarray | None = None                      # (K,) classifier P on the target
     recon_probs: np.ndarray | None = None                       # (K,) classifier P on the reconstruction
-    steps: int = 0
-    extra: dict = field(default_factory=dict)
+    steps: int = 0                                              # optimisation steps run
 
     @property
     def attr_agree(self) -> tuple[int, int] | None:
@@ -142,20 +148,21 @@ class ProjectionResult:
 
     def summary(self) -> str:
         """A plain statement of how close the reconstruction is."""
-        s = (f"Mean pixel error {self.pixel_error:.1f} on a 0–255 scale "
-             f"(start: {self.start_pixel_error:.1f}, {self.steps} steps, {self.seconds:.1f} s)")
+        where = {"encoder": "the encoder's guess", "zero": "z = 0", "given": "the given z"}.get(self.start, self.start)
+        s = (f"Mean pixel error {self.pixel_error:.1f} on a 0–255 scale (starting from {where}: "
+             f"{self.start_pixel_error:.1f}; {self.steps} steps, {self.seconds:.1f} s)")
         agree = self.attr_agree
         if agree is not None:
             s += f"; the attribute classifier agrees on {agree[0]} of {agree[1]} attributes"
         return s + "."
 
 
-def _to_tensor(images: np.ndarray) -> torch.Tensor:
+def to_tensor(images: np.ndarray) -> torch.Tensor:
     """(B, H, W, 3) uint8 → (B, 3, H, W) float in [-1, 1]."""
     return torch.from_numpy(np.array(images, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def _to_uint8(img: torch.Tensor) -> np.ndarray:
+def to_uint8(img: torch.Tensor) -> np.ndarray:
     """(B, 3, H, W) in [-1, 1] → (B, H, W, 3) uint8, rounded like gan.generate.generate_images."""
     return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
@@ -164,33 +171,39 @@ def _classifier_reads(classifier, names) -> bool:
     return classifier is not None and set(names) <= set(classifier.attribute_names)
 
 
-def start_latents(gen, target: torch.Tensor, encoder=None, classifier=None) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """Starting (z (B, z_dim), c (B, c_dim) multi-hot, how) for targets (B, 3, R, R) in [-1, 1].
+def start_latents(gen, target: torch.Tensor, encoder=None, classifier=None) -> tuple[list[tuple[str, torch.Tensor]], list[torch.Tensor]]:
+    """Candidate starts for targets (B, 3, R, R) in [-1, 1]: [(kind, z (B, z_dim))], [c (B, c_dim) multi-hot].
+    project_batch keeps, per face, the (z, c) pair that redraws it best.
 
-    z: the encoder's ẑ, else 0 (the prior's mean). c: the attribute classifier's reading when it reads all the
-    generator's attributes (it was trained on real images, so it reads photos better than the encoder, which only
-    saw generated faces), else the encoder's ĉ, else the most common training condition."""
+    z: 0 (the prior's mean) and the encoder's ẑ, pulled back to the prior's shell (mean ẑ² ≤ 1) — on photos unlike
+    the generated faces it was trained on, the encoder extrapolates to latents G draws as noise.
+    c: the attribute classifier's reading (when it reads all the generator's attributes; trained on real images,
+    it reads photos best) and the encoder's ĉ (trained on this generator's faces, it reads those best); with
+    neither, the most common training condition."""
     b = len(target)
-    z, c_enc, how = torch.zeros(b, gen.z_dim), None, "zero"
+    zs, cs = [("zero", torch.zeros(b, gen.z_dim))], []
     if encoder is not None:
         z, c_prob = encoder.predict(target)
-        c_enc, how = (c_prob >= 0.5).float(), "encoder"
+        zs.append(("encoder", z / z.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1.0)))  # (B, z_dim), mean z² ≤ 1
+        cs.append((c_prob >= 0.5).float())
     if _classifier_reads(classifier, gen.attribute_names):
         p = classifier.predict_proba(target)                                  # (B, K_clf)
         idx = [list(classifier.attribute_names).index(n) for n in gen.attribute_names]
-        return z, (p[:, idx] >= 0.5).float(), how
-    if c_enc is not None:
-        return z, c_enc, how
-    mode_row = gen.labels.rows[int(np.argmax(gen.labels.counts))]           # most common training condition
-    return z, torch.from_numpy(np.tile(mode_row.astype(np.float32), (b, 1))), how
+        cs.append((p[:, idx] >= 0.5).float())
+    if not cs:
+        mode_row = gen.labels.rows[int(np.argmax(gen.labels.counts))]       # most common training condition
+        cs.append(torch.from_numpy(np.tile(mode_row.astype(np.float32), (b, 1))))
+    return zs, cs
 
 
-def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps: int = 200, lr: float = 0.05,
+def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps: int = 200, lr: float | None = None,
                   optimise_c: bool = False, pixel_loss: str = "l1", feature_weight: float = 0.1,
                   prior_weight: float = 1e-3, z_init=None, c_init=None,
                   progress: Callable[[int, int, float], object] | None = None) -> list[ProjectionResult]:
     """Project B faces at once (B, R, R, 3) uint8; each face's loss is its own, so this equals B separate
-    projections (Adam is per element). progress(step, steps, mean loss) is called after every step."""
+    projections (Adam is per element). lr: Adam's step size on z; None = 0.02 for faces starting from the
+    encoder's ẑ, 0.05 from z = 0.
+    progress(step, steps, mean loss) is called after every step."""
     t0 = time.perf_counter()
     images = np.asarray(images)
     r = gen.img_resolution
@@ -199,19 +212,8 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
     if pixel_loss not in ("l1", "l2"):
         raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {pixel_loss!r}")
     device = next(gen.G.parameters()).device
-    target = _to_tensor(images).to(device)                                   # (B, 3, R, R)
+    target = to_tensor(images).to(device)                                   # (B, 3, R, R)
     b = len(target)
-
-    # Start (see start_latents); explicit inits win.
-    z0, c0, how = start_latents(gen, target.cpu(), encoder, classifier)
-    if z_init is not None:
-        z0, how = torch.as_tensor(np.asarray(z_init, np.float32)).reshape(b, gen.z_dim), "given"
-    if c_init is not None:
-        c0 = torch.as_tensor(np.asarray(c_init, np.float32)).reshape(b, gen.c_dim)
-    z = z0.clone().to(device).requires_grad_(True)
-    # c in [0, 1] through sigmoid logits; a multi-hot start becomes logits ±3.9 (0.02 / 0.98).
-    c_logit = torch.logit(c0.clamp(0.02, 0.98)).to(device).requires_grad_(optimise_c)
-    c_fixed = c0.to(device)
 
     # Reconstruction loss: pixels + the classifier's penultimate features (relative MSE) + a pull to the prior.
     use_feat = classifier is not None and feature_weight > 0
@@ -231,17 +233,45 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
             per = per + feature_weight * (feat(img) - f_target).pow(2).mean(1) / f_scale
         return per + prior_weight * z.pow(2).mean(1), img
 
-    params = [z] + ([c_logit] if optimise_c else [])
-    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
+    # Start (see start_latents): explicit inits win; of the candidate (z, c) pairs each face keeps the one whose
+    # image is closest to it. kinds[i]: where face i's z starts ("encoder", "zero", "given").
+    zs, cs = start_latents(gen, target.cpu(), encoder, classifier)
+    if z_init is not None:
+        zs = [("given", torch.as_tensor(np.asarray(z_init, np.float32)).reshape(b, gen.z_dim))]
+    if c_init is not None:
+        cs = [torch.as_tensor(np.asarray(c_init, np.float32)).reshape(b, gen.c_dim)]
+    pairs = [(zc.to(device), cc.to(device)) for _, zc in zs for cc in cs]
+    pick, rows = torch.zeros(b, dtype=torch.long, device=device), torch.arange(b, device=device)
+    if len(pairs) > 1:
+        with torch.no_grad():
+            pick = torch.stack([losses(zc, cc)[0] for zc, cc in pairs]).argmin(0)  # (B,) best of (n_pairs, B)
+    z0 = torch.stack([zc for zc, _ in pairs])[pick, rows]                    # (B, z_dim)
+    c0 = torch.stack([cc for _, cc in pairs])[pick, rows]                    # (B, c_dim)
+    kinds = [zs[int(k) // len(cs)][0] for k in pick]
+
+    # Parameters: z = z0 + step_i · δ with Adam (lr 1) on δ, i.e. Adam on z with a step size per face — 0.02
+    # refines an encoder's guess, 0.05 travels from z = 0 (or `lr` for all). c through sigmoid logits, so
+    # it stays in [0, 1]; a multi-hot start becomes logits ±3.9 (0.02 / 0.98).
+    step_size = torch.tensor([lr if lr is not None else (0.02 if k == "encoder" else 0.05) for k in kinds],
+                             device=device)[:, None]                         # (B, 1)
+    delta = torch.zeros_like(z0, requires_grad=True)
+    c_logit = torch.logit(c0.clamp(0.02, 0.98)).requires_grad_(optimise_c)
+    latents = lambda: (z0 + step_size * delta, torch.sigmoid(c_logit) if optimise_c else c0)  # noqa: E731
+    c_step = lr if lr is not None else 0.05
+    opt = torch.optim.Adam([{"params": [delta], "lr": 1.0}] + ([{"params": [c_logit], "lr": c_step}] if optimise_c else []),
+                           betas=(0.9, 0.99))
+    base_lr = [g["lr"] for g in opt.param_groups]
+
+    z, c = latents()
     with torch.no_grad():
-        start_img = gen.G(z, c_fixed if not optimise_c else torch.sigmoid(c_logit))
+        start_img = gen.G(z, c)
     best_loss = torch.full((b,), float("inf"), device=device)
-    best_z, best_c = z.detach().clone(), (torch.sigmoid(c_logit) if optimise_c else c_fixed).detach().clone()
+    best_z, best_c = z.detach().clone(), c.detach().clone()
     curve: list[list[float]] = []
     for step in range(steps):
-        for g in opt.param_groups:  # cosine decay to 10%: big moves first, then settle
-            g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / max(1, steps))))
-        c = torch.sigmoid(c_logit) if optimise_c else c_fixed
+        for g, lr0 in zip(opt.param_groups, base_lr):  # cosine decay to 10%: big moves first, then settle
+            g["lr"] = lr0 * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / max(1, steps))))
+        z, c = latents()
         per, _ = losses(z, c)                                                 # (B,)
         with torch.no_grad():  # keep each face's best (z, c) so far (the loss is evaluated before the update)
             better = per < best_loss
@@ -254,7 +284,7 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
         if progress is not None:
             progress(step + 1, steps, float(per.detach().mean()))
     with torch.no_grad():  # the final step's update may be the best of all
-        c = torch.sigmoid(c_logit) if optimise_c else c_fixed
+        z, c = latents()
         per, _ = losses(z, c)
         better = per < best_loss
         best_z[better], best_c[better] = z[better], c[better]
@@ -262,12 +292,12 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
     seconds = time.perf_counter() - t0
 
     # Judge: pixel error on 0–255, and whether the classifier reads the same attributes on both faces.
-    recon_u8, start_u8 = _to_uint8(recon), _to_uint8(start_img)
+    recon_u8, start_u8 = to_uint8(recon), to_uint8(start_img)
     err = np.abs(recon_u8.astype(np.int16) - images.astype(np.int16)).mean((1, 2, 3))
     err0 = np.abs(start_u8.astype(np.int16) - images.astype(np.int16)).mean((1, 2, 3))
     p_t = p_r = None
     if classifier is not None:
-        p_t, p_r = classifier.predict_proba(target).numpy(), classifier.predict_proba(_to_tensor(recon_u8)).numpy()
+        p_t, p_r = classifier.predict_proba(target).numpy(), classifier.predict_proba(to_tensor(recon_u8)).numpy()
     curve_t = np.asarray(curve).T if curve else np.zeros((b, 0))              # (B, steps)
     out = []
     for i in range(b):
@@ -276,12 +306,12 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
             z=best_z[i].cpu().numpy().astype(np.float32), c=best_c[i].cpu().numpy().astype(np.float32),
             reconstruction=recon_u8[i], target=images[i].copy(), loss_curve=[float(v) for v in curve_t[i]],
             pixel_error=float(err[i]), start_pixel_error=float(err0[i]), attr_agreement=agree, seconds=seconds,
-            start=how, attribute_names=tuple(classifier.attribute_names) if classifier is not None else (),
+            start=kinds[i], attribute_names=tuple(classifier.attribute_names) if classifier is not None else (),
             target_probs=None if p_t is None else p_t[i], recon_probs=None if p_r is None else p_r[i], steps=steps))
     return out
 
 
-def project(gen, image: np.ndarray, encoder=None, classifier=None, steps: int = 200, lr: float = 0.05,
+def project(gen, image: np.ndarray, encoder=None, classifier=None, steps: int = 200, lr: float | None = None,
             optimise_c: bool = False, progress: Callable[[int, int, float], object] | None = None,
             **kwargs) -> ProjectionResult:
     """Project one face (R, R, 3) uint8 at the generator's resolution; see project_batch for the options."""
@@ -328,10 +358,10 @@ def add_cli(subparsers) -> None:
     p.add_argument("--ckpt", default=str(paths.DEFAULT_CHECKPOINT), help="generator checkpoint (default: %(default)s)")
     p.add_argument("--face", type=int, default=0, help="which face, 0 = most confident (default: %(default)s)")
     p.add_argument("--steps", type=int, default=200, help="optimisation steps (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on z (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate on z (default: 0.02 from the encoder's start, 0.05 from z = 0)")
     p.add_argument("--optimise-c", action="store_true", help="also optimise the condition c (kept in [0, 1])")
     p.add_argument("--crop", choices=("auto", "none"), default="auto",
-                   help="auto: MTCNN face crop matching the checkpoint's data; none: use the whole image (already framed)")
+                   help="auto: MTCNN face crop matching the checkpoint's data; none: the image's centre square (already framed)")
     p.add_argument("--encoder", default="auto", help="encoder checkpoint, 'auto' (one trained for this generator) or 'none'")
     p.add_argument("--classifier", default="auto", help="attribute classifier, 'auto' or 'none'")
     p.add_argument("--out", default="projection", help="output folder (default: %(default)s)")
@@ -357,7 +387,9 @@ def _cli_project(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.crop == "none":
-            face = np.asarray(load_photo(args.photo).resize((gen.img_resolution,) * 2, Image.BILINEAR), np.uint8)
+            from gan.crop import center_crop
+
+            face = np.asarray(center_crop(load_photo(args.photo), gen.img_resolution), np.uint8)
             n_faces = 1
         else:
             faces = prepare_photo(args.photo, gen.dataset.get("crop"), gen.img_resolution)

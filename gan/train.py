@@ -1,4 +1,6 @@
-"""The training loop: `train(cfg, on_tick=None)` and `python -m gan train` (single process or torchrun DDP)."""
+"""The training loop: `train(cfg, on_tick=None)` and its `train_step`, single process or torchrun DDP.
+
+The batches come from gan/batches.py, the `python -m gan train` option table from gan/train_cli.py."""
 from __future__ import annotations
 
 import copy
@@ -21,13 +23,14 @@ from tqdm import tqdm
 
 from gan import losses, paths
 from gan.attributes import check_names
+from gan.batches import Batches
 from gan.checkpoint import (FORMAT_VERSION, CheckpointError, check_compatible, code_version, load_checkpoint,
                             now_iso, save_checkpoint)
 from gan.conditions import LabelDistribution
 from gan.device import configure_threads, pick_device, seed_everything
 from gan.generate import generate_images, image_grid, sample_z
-from gan.guard import CollapseGuard, GuardConfig, GuardStop, _finite
-from gan.models import D_CONDS, UPSAMPLES, ModelConfig, build_networks
+from gan.guard import CollapseGuard, GuardConfig, _finite
+from gan.models import ModelConfig, build_networks
 from gan.runfolder import RunFolder
 
 
@@ -44,6 +47,7 @@ class TrainConfig:
     lr_d: float = 2e-4                  # Adam learning rate of D (TTUR: set it higher than lr_g)
     beta1: float = 0.5                  # Adam beta1 (DCGAN)
     beta2: float = 0.999                # Adam beta2
+    fused_adam: bool = True             # Adam as one fused kernel over all parameters (CPU/CUDA/MPS); False = per-tensor loop
     loss: str = "nonsat"                # nonsat (BCE) | hinge
     smoothing: float = 0.9              # one-sided label smoothing: target of real images (nonsat only)
     d_steps: int = 1                    # D updates per G update
@@ -62,7 +66,7 @@ class TrainConfig:
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     flip: bool = True                   # random horizontal flips of real images
     workers: int = 0                    # background threads loading the next uint8 batch (0 = in the loop)
-    channels_last: bool = False         # NHWC memory format for the networks
+    channels_last: bool = True          # NHWC memory format for the networks (faster convs on CPU; see bench_train)
     out: str = ""                       # run folder ("" = runs/run-DATE-TIME)
     resume: bool = False                # continue bit-for-bit from OUT/checkpoint.pt
     init: str = ""                      # fine-tune from this checkpoint's weights (same attributes/architecture)
@@ -85,71 +89,6 @@ class TrainConfig:
 # Fields a resumed run may change; everything else (the recipe) comes from the checkpoint.
 CONTROL_FIELDS = ("steps", "minutes", "sample_every", "ckpt_every", "log_every", "device", "workers", "out",
                   "resume", "init", "channels_last", "progress")
-
-
-class Batches:
-    """Endless (img, c) batches: per-epoch permutation drawn from a generator seeded by (seed, epoch).
-
-    `state()` / `load_state()` hold (epoch, pos), so a resumed run sees the same data order. Under DDP each
-    rank takes its slice of the same global batch."""
-
-    def __init__(self, images: np.ndarray, attrs: np.ndarray, index: np.ndarray, batch: int, seed: int,
-                 device: torch.device, rank: int = 0, world: int = 1, workers: int = 0):
-        if len(index) < batch:
-            raise ValueError(f"training split has {len(index)} images, fewer than one batch of {batch}; use a smaller --batch")
-        if batch % world:
-            raise ValueError(f"--batch {batch} is not divisible by the {world} DDP processes")
-        self.images, self.attrs, self.index = images, attrs, index
-        self.batch, self.seed, self.device, self.rank, self.per = batch, seed, device, rank, batch // world
-        self.epoch, self.pos = 0, 0
-        self._perm_epoch, self._perm = -1, None
-        self._pool = None
-        self._pending = None
-        self._state: dict | None = None
-        if workers > 0:
-            from concurrent.futures import ThreadPoolExecutor
-            self._pool = ThreadPoolExecutor(max_workers=1)
-
-    def state(self) -> dict:
-        """Position after the last batch handed out (a prefetched batch does not count)."""
-        return dict(self._state) if self._state is not None else {"epoch": self.epoch, "pos": self.pos}
-
-    def load_state(self, state: dict) -> None:
-        self.epoch, self.pos, self._pending = int(state["epoch"]), int(state["pos"]), None
-        self._state = None
-
-    def _next_indices(self) -> np.ndarray:
-        if self.pos + self.batch > len(self.index):  # drop the incomplete last batch of an epoch
-            self.epoch, self.pos = self.epoch + 1, 0
-        if self._perm_epoch != self.epoch:
-            self._perm = np.random.default_rng([self.seed, self.epoch]).permutation(self.index)
-            self._perm_epoch = self.epoch
-        idx = self._perm[self.pos:self.pos + self.batch]
-        self.pos += self.batch
-        return np.sort(idx[self.rank * self.per:(self.rank + 1) * self.per])  # sorted: sequential memmap reads
-
-    def _load(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.ascontiguousarray(self.images[idx]), self.attrs[idx]  # (b, H, W, 3) uint8, (b, K) uint8
-
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(img (b, 3, H, W) float32 in [-1, 1], c (b, K) float32), on the device."""
-        if self._pool is None:
-            x, a = self._load(self._next_indices())
-            self._state = {"epoch": self.epoch, "pos": self.pos}
-        else:  # prefetch: the next batch's uint8 pixels are read while this step computes
-            if self._pending is None:
-                self._pending = self._pool.submit(self._load, self._next_indices())
-            x, a = self._pending.result()
-            self._state = {"epoch": self.epoch, "pos": self.pos}
-            self._pending = self._pool.submit(self._load, self._next_indices())
-        img = torch.from_numpy(x).to(self.device, non_blocking=True).permute(0, 3, 1, 2)  # (b, 3, H, W) uint8, NHWC strides
-        img = img.float().div_(127.5).sub_(1.0)
-        c = torch.from_numpy(a.astype(np.float32)).to(self.device, non_blocking=True)
-        return img, c
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def preview_conditions(labels: LabelDistribution, n_rows: int = 8) -> tuple[np.ndarray, list[str]]:
@@ -240,6 +179,64 @@ def _resolve_out(cfg: TrainConfig) -> Path:
     return Path(cfg.out) if cfg.out else paths.runs_dir() / datetime.now().strftime("run-%Y%m%d-%H%M%S")
 
 
+def build_training_networks(cfg: TrainConfig, device: torch.device) -> tuple:
+    """(G, D, G_ema, opt_G, opt_D) for cfg.model (c_dim and img_resolution already read from the data), freshly
+    initialised from the torch RNG, in cfg's memory format; G_ema is a frozen copy of G."""
+    G, D = build_networks(cfg.model)
+    G, D = G.to(device), D.to(device)
+    if cfg.channels_last:  # NHWC: the batches already arrive with NHWC strides (uint8 HWC → permute)
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    # The fused flag travels in the optimiser state, so a resumed run keeps the implementation it started with.
+    fused = cfg.fused_adam and device.type in ("cpu", "cuda", "mps")
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
+    return G, D, G_ema, opt_G, opt_D
+
+
+def train_step(G: torch.nn.Module, D: torch.nn.Module, G_ema: torch.nn.Module, opt_G: torch.optim.Optimizer,
+               opt_D: torch.optim.Optimizer, batches: Batches, cfg: TrainConfig, step: int, rank: int = 0,
+               world: int = 1) -> torch.Tensor:
+    """One training step: cfg.d_steps D updates, one G update, then G_ema. Returns the logged scalars as one (7,)
+    device tensor (Loss/D/real, Loss/D/fake, Loss/G, Loss/D/aux, Loss/G/aux, D(x), D(G(z))) — no host sync."""
+    device, per = batches.device, cfg.batch // world
+
+    # (1) Update D: maximize log D(x) + log(1 - D(G(z))), and classify the attributes of real images.
+    D.requires_grad_(True)
+    for _ in range(cfg.d_steps):
+        real, c = batches.next()                                                # (b, 3, H, W), (b, K)
+        # Noise and flips are drawn for the global batch and sliced: each DDP rank takes its share of the same draws.
+        z = torch.randn(cfg.batch, G.z_dim, device=device)[rank * per:(rank + 1) * per]  # (b, z_dim)
+        if cfg.flip:
+            flip = (torch.rand(cfg.batch, device=device) < 0.5)[rank * per:(rank + 1) * per]
+            real = torch.where(flip[:, None, None, None], real.flip(3), real)
+        fake = G(z, c)                                                          # (b, 3, H, W)
+        real_logit, real_aux = D(real, c)
+        fake_logit, _ = D(fake.detach(), c)
+        loss_real, loss_fake = losses.d_loss(real_logit, fake_logit, cfg.loss, cfg.smoothing)
+        loss_d_aux = losses.aux_loss(real_aux, c)
+        opt_D.zero_grad(set_to_none=True)
+        (loss_real + loss_fake + cfg.aux_weight * loss_d_aux).backward()
+        _sync_grads(D, world)
+        opt_D.step()
+
+    # (2) Update G: maximize log D(G(z)), and make D's attribute head read the requested c.
+    D.requires_grad_(False)  # no weight gradients for D in this phase
+    fake_logit, fake_aux = D(fake, c)
+    loss_g = losses.g_loss(fake_logit, cfg.loss)
+    loss_g_aux = losses.aux_loss(fake_aux, c)
+    opt_G.zero_grad(set_to_none=True)
+    (loss_g + cfg.aux_weight * loss_g_aux).backward()
+    _sync_grads(G, world)
+    opt_G.step()
+
+    # G_ema follows G, with a warm-up so the early average is not dominated by the random init.
+    beta = min(cfg.ema, (1 + step) / (10 + step)) if cfg.ema_warmup else cfg.ema
+    update_ema(G_ema, G, beta)
+    return torch.stack([loss_real, loss_fake, loss_g, loss_d_aux, loss_g_aux,
+                        torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]).detach()
+
+
 def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dict:
     """Train a conditional GAN; returns {state, step, images_per_s, checkpoint, out, message}.
 
@@ -294,13 +291,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
         # Construct networks: sizes come from the data.
         mcfg = replace(cfg.model, c_dim=len(names), img_resolution=cache.size)
         cfg = replace(cfg, model=mcfg, size=cache.size)
-        G, D = build_networks(mcfg)
-        G, D = G.to(device), D.to(device)
-        if cfg.channels_last:
-            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-        opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-        opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        G, D, G_ema, opt_G, opt_D = build_training_networks(cfg, device)
 
         # Initialise from a checkpoint (fine-tuning) or restore everything (resume).
         step, elapsed_before, metrics_history = 0, 0.0, []
@@ -376,12 +367,11 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
             render_preview(0)
 
         # Train.
-        ones = torch.ones((), device=device)
         acc = torch.zeros(7, device=device)  # running sums of the logged scalars (no per-step host sync)
         acc_n, tick_images, tick_time = 0, 0, time.perf_counter()
         t_start = time.time()
-        per = cfg.batch // world
         images_per_s, state, message = None, "finished", "done"
+        note = None  # why the last checkpoint save was refused, if it was
         run.set_status("running", step=step, message="training")
         bar = tqdm(total=cfg.steps or None, initial=step, disable=rank != 0 or not cfg.progress,
                    unit="step", dynamic_ncols=True, mininterval=2.0)
@@ -404,41 +394,9 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
                                   "stop": ("stopped", f"stopped on request ({stop['reason'] or 'STOP file'})")}[reason]
                 break
 
-            # (1) Update D: maximize log D(x) + log(1 - D(G(z))), and classify the attributes of real images.
-            D.requires_grad_(True)
-            for _ in range(cfg.d_steps):
-                real, c = batches.next()                                               # (b, 3, H, W), (b, K)
-                z = torch.randn(cfg.batch, mcfg.z_dim, device=device)[rank * per:(rank + 1) * per]  # (b, z_dim)
-                if cfg.flip:
-                    flip = (torch.rand(cfg.batch, device=device) < 0.5)[rank * per:(rank + 1) * per]
-                    real = torch.where(flip[:, None, None, None], real.flip(3), real)
-                fake = G(z, c)                                                         # (b, 3, H, W)
-                real_logit, real_aux = D(real, c)
-                fake_logit, _ = D(fake.detach(), c)
-                loss_real, loss_fake = losses.d_loss(real_logit, fake_logit, cfg.loss, cfg.smoothing)
-                loss_d_aux = losses.aux_loss(real_aux, c)
-                opt_D.zero_grad(set_to_none=True)
-                (loss_real + loss_fake + cfg.aux_weight * loss_d_aux).backward()
-                _sync_grads(D, world)
-                opt_D.step()
-
-            # (2) Update G: maximize log D(G(z)), and make D's attribute head read the requested c.
-            D.requires_grad_(False)  # no weight gradients for D in this phase
-            fake_logit, fake_aux = D(fake, c)
-            loss_g = losses.g_loss(fake_logit, cfg.loss)
-            loss_g_aux = losses.aux_loss(fake_aux, c)
-            opt_G.zero_grad(set_to_none=True)
-            (loss_g + cfg.aux_weight * loss_g_aux).backward()
-            _sync_grads(G, world)
-            opt_G.step()
-
-            # G_ema follows G, with a warm-up so the early average is not dominated by the random init.
-            beta = min(cfg.ema, (1 + step) / (10 + step)) if cfg.ema_warmup else cfg.ema
-            update_ema(G_ema, G, beta)
+            acc += train_step(G, D, G_ema, opt_G, opt_D, batches, cfg, step, rank, world)
             step += 1
             bar.update(1)
-            acc += torch.stack([loss_real, loss_fake, loss_g, loss_d_aux, loss_g_aux,
-                                torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]).detach()
             acc_n += 1
             tick_images += cfg.batch * cfg.d_steps
 
@@ -479,7 +437,8 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
         # Final preview and checkpoint (unless this step was just saved).
         if step % cfg.sample_every != 0:
             render_preview(step)
-        note = save(step) if (step % cfg.ckpt_every != 0 or not run.checkpoint_path.exists()) else None
+        if step % cfg.ckpt_every != 0 or not run.checkpoint_path.exists() or note:
+            note = save(step)  # not saved at this step yet, or its save was refused (weights not finite)
         if note:
             state, message = "failed", f"{note}; the last good checkpoint.pt is kept"
         run.set_status(state, step=step, images_per_s=images_per_s and round(images_per_s, 2), message=message)
@@ -514,112 +473,12 @@ def _install_signal_handlers(stop: dict) -> Callable[[], None]:
     return lambda: [signal.signal(s, h) for s, h in old.items()]
 
 
-# ---------------------------------------------------------------- CLI
-
-# (flag, config field ("model.x" for ModelConfig), type or "bool", help); defaults come from the dataclasses.
-OPTIONS = [
-    ("--data", "data", str, "training data: synthetic[:N] | celeba:PATH | folder:PATH | cache:DIR"),
-    ("--attrs", "attrs", str, 'attributes to condition on, e.g. "Smiling,Male,Eyeglasses" ("" = all in the data)'),
-    ("--crop", "crop", str, "crop mode passed to prepare (\"\" = its default)"),
-    ("--size", "size", int, "image size: 32, 64 or 128"),
-    ("--steps", "steps", int, "training steps (0 = no limit; with --minutes alone there is no step limit)"),
-    ("--minutes", "minutes", float, "wall-clock budget in minutes over the whole run (0 = none)"),
-    ("--batch", "batch", int, "global batch size"),
-    ("--lr-g", "lr_g", float, "Adam learning rate of G"),
-    ("--lr-d", "lr_d", float, "Adam learning rate of D"),
-    ("--beta1", "beta1", float, "Adam beta1"),
-    ("--beta2", "beta2", float, "Adam beta2"),
-    ("--loss", "loss", str, "adversarial loss: nonsat | hinge"),
-    ("--smoothing", "smoothing", float, "one-sided label smoothing target for real images (nonsat)"),
-    ("--d-steps", "d_steps", int, "D updates per G update"),
-    ("--aux-weight", "aux_weight", float, "weight of the auxiliary attribute loss (D on real labels, G on requested ones)"),
-    ("--ema", "ema", float, "G_ema decay"),
-    ("--ema-warmup", "ema_warmup", "bool", "ramp the EMA decay up from 0.1 at the start"),
-    ("--guard", "guard", "bool", "collapse guard (roll back a network whose loss leaves its band)"),
-    ("--guard-d-band", "guard_d_band", "pair", "healthy band LO HI of D's adversarial loss"),
-    ("--guard-g-band", "guard_g_band", "pair", "healthy band LO HI of G's adversarial loss"),
-    ("--guard-max-restores", "guard_max_restores", int, "stop after more restores than this within --guard-window steps"),
-    ("--guard-window", "guard_window", int, "window in steps for --guard-max-restores"),
-    ("--sample-every", "sample_every", int, "steps between preview grids"),
-    ("--ckpt-every", "ckpt_every", int, "steps between checkpoints"),
-    ("--log-every", "log_every", int, "steps between logged events and guard checks"),
-    ("--seed", "seed", int, "random seed"),
-    ("--device", "device", str, "auto | cpu | cuda | cuda:N"),
-    ("--flip", "flip", "bool", "random horizontal flips"),
-    ("--workers", "workers", int, "background loader threads (0 or 1)"),
-    ("--channels-last", "channels_last", "bool", "NHWC memory format"),
-    ("--out", "out", str, "run folder (default runs/run-DATE-TIME)"),
-    ("--resume", "resume", "flag", "continue OUT/checkpoint.pt bit-for-bit (recipe from the checkpoint)"),
-    ("--init", "init", str, "fine-tune from this checkpoint's weights (same attributes and architecture)"),
-    ("--progress", "progress", "bool", "tqdm progress bar"),
-    ("--z-dim", "model.z_dim", int, "latent size"),
-    ("--c-embed-dim", "model.c_embed_dim", int, "size of G's condition embedding"),
-    ("--ngf", "model.ngf", int, "G width"),
-    ("--ndf", "model.ndf", int, "D width"),
-    ("--g-upsample", "model.g_upsample", str, "G upsampling: convtranspose | nearest"),
-    ("--g-dropout", "model.g_dropout", float, "Dropout2d rate in G's hidden blocks"),
-    ("--d-cond", "model.d_cond", str, "D conditioning: projection | concat | acgan | projection+acgan"),
-    ("--spectral-norm", "model.spectral_norm", "bool", "spectral norm in D (instead of batch norm)"),
-]
+# The command line (`python -m gan train`) lives in gan/train_cli.py; its names stay importable from here.
+_CLI_NAMES = ("OPTIONS", "CHOICES", "add_cli", "config_from_args", "main_train")
 
 
-CHOICES = {"loss": losses.LOSSES, "model.g_upsample": UPSAMPLES, "model.d_cond": D_CONDS}
-
-
-def _get(cfg: TrainConfig, name: str):
-    return getattr(cfg.model, name[6:]) if name.startswith("model.") else getattr(cfg, name)
-
-
-def config_from_args(args) -> TrainConfig:
-    """TrainConfig defaults (or, with --resume, the run's saved config) overridden by the options given."""
-    given = {name: getattr(args, name.replace(".", "__")) for _, name, _, _ in OPTIONS}
-    given = {k: v for k, v in given.items() if v is not None}
-    base = TrainConfig()
-    if given.get("resume") and given.get("out"):
-        saved = Path(given["out"]) / "config.json"
-        if saved.exists():
-            base = TrainConfig.from_dict(json.loads(saved.read_text()))
-    elif "minutes" in given and "steps" not in given:
-        base = replace(base, steps=0)  # --minutes alone: the time budget decides
-    top = {k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if not k.startswith("model.")}
-    model = {k[6:]: v for k, v in given.items() if k.startswith("model.")}
-    return replace(base, **top, model=replace(base.model, **model))
-
-
-def main_train(args) -> int:
-    try:
-        cfg = config_from_args(args)
-        result = train(cfg)
-    except (CheckpointError, GuardStop, RuntimeError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"{result['state']}: {result['message']} at step {result['step']}; checkpoint {result['checkpoint']}")
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train a conditional GAN (also under torchrun for DDP)",
-                              description="Train a conditional DCGAN on prepared face data. Writes OUT/config.json, "
-                                          "status.json, events.jsonl, samples_*.png and checkpoint.pt. Create OUT/STOP, "
-                                          "press Ctrl-C or send SIGTERM to stop after the current step (saved, exit 0).")
-    defaults = TrainConfig()
-    for flag, name, typ, help_ in OPTIONS:
-        dest = name.replace(".", "__")
-        default = _get(defaults, name)
-        h = f"{help_} (default: {default!r})"
-        if typ == "bool":
-            p.add_argument(flag, dest=dest, action=argparse_bool(), default=None, help=h)
-        elif typ == "flag":
-            p.add_argument(flag, dest=dest, action="store_const", const=True, default=None, help=help_)
-        elif typ == "pair":
-            p.add_argument(flag, dest=dest, type=float, nargs=2, metavar=("LO", "HI"), default=None, help=h)
-        else:
-            p.add_argument(flag, dest=dest, type=typ, default=None, help=h, choices=CHOICES.get(name),
-                           metavar=flag[2:].upper().replace("-", "_"))
-    p.set_defaults(func=main_train)
-
-
-def argparse_bool():
-    import argparse
-    return argparse.BooleanOptionalAction
+def __getattr__(name: str):
+    if name in _CLI_NAMES:
+        from gan import train_cli
+        return getattr(train_cli, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,18 +27,23 @@ target = st.selectbox("Target attribute", model.names, index=model.names.index(d
 z_with = z_without = np.zeros((0, model.gen.z_dim), np.float32)
 sources_used: list[str] = []
 if source.startswith("classifier"):
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns([2, 1, 2])
     n = c1.select_slider("Random faces to label", [200, 500, 1000, 2000, 4000], value=500, key="dir_n")
     seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="dir_seed"))
-    sample = loaders.labelled_sample(model.path, model.mtime, cp, cm, int(n), seed)
+    cond = c3.radio(f"{target} in their condition c", ("from the label distribution", "held off", "held on"),
+                    key="dir_hold", horizontal=True,
+                    help="The generator is told the attribute through c. Holding it fixed leaves z as the only "
+                         "thing that changes the classifier's reading, so the direction captures z's own part.")
+    hold = () if cond.startswith("from") else ((model.names.index(target), 1.0 if cond == "held on" else 0.0),)
+    sample = loaders.labelled_sample(model.path, model.mtime, cp, cm, int(n), seed, hold)
     j = target_index(target, sample["names"])
     if j is None:
         st.error(f"The classifier does not read {target}.")
         st.stop()
-    z_with, z_without, by_median = split_by_label(sample["z"], sample["probs"], j)
+    z_with, z_without, fallback = split_by_label(sample["z"], sample["probs"], j)
     sources_used = [f"auto:{n}@{seed}"]
-    if by_median:
-        st.warning(f"The classifier reads **{target}** in {'all' if len(z_with) else 'none'} of the faces; "
+    if fallback:
+        st.warning(f"The classifier reads **{target}** in {fallback} of the {n} faces; "
                    f"split at the median of P({target}) instead (top half vs bottom half).")
     else:
         st.caption(f"The classifier reads **{target}** in {len(z_with)} of {n} random faces and not in {len(z_without)}.")

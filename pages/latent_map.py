@@ -20,7 +20,8 @@ dims = c3.radio("Map", ("2-D", "3-D"), key="map_dims")
 clf_ok = bool(loaders.classifier_key(model.path, model.mtime)[0])
 clf = widgets.require_classifier(model) if clf_ok else None
 color_options = ["collection"] + ([f"P({n})" for n in clf.attribute_names] if clf is not None else [])
-color_by = c4.selectbox("Colour by", color_options, key="map_color")
+default_color = next((f"P({n})" for n in ("Smiling", "Male") if f"P({n})" in color_options and not infos), "collection")
+color_by = c4.selectbox("Colour by", color_options, index=color_options.index(default_color), key="map_color")
 
 groups = {}
 for name in chosen:
@@ -58,7 +59,8 @@ if sel:
     if len(sel) > len(shown):
         st.caption(f"First {len(shown)} of {len(sel)} shown.")
 else:
-    st.caption("Click a point, or drag a box / lasso on the 2-D map, to see those faces (3-D maps cannot select).")
+    st.caption("Click a point, or choose the box / lasso tool at the chart's top right and drag, to see those faces "
+               "(3-D maps cannot select).")
 
 left, right = st.columns(2)
 with left:

@@ -44,7 +44,7 @@ except PhotoError as e:
 
 st.subheader(f"{len(faces)} face{'s' * (len(faces) != 1)} in {name}")
 p1, p2 = st.columns([2, 3])
-p1.image(proj.boxes_preview(data, faces), width="stretch")
+p1.image(proj.boxes_preview(data, tuple(f.box for f in faces)), width="stretch")
 with p2:
     for r in range(0, len(faces), 4):  # thumbnails, four per row
         for col, (i, f) in zip(st.columns(4), enumerate(faces[r:r + 4], start=r)):

@@ -29,7 +29,12 @@ def default(field: str):
 
 
 # ----------------------------------------------------------------------------- where the run starts from
-with st.expander("New run", expanded=True):
+runs = jobs.list_runs()
+active = [r.name for r in runs if r.running]
+with st.expander("New run", expanded=not active):
+    if len(active) >= jobs.max_active():
+        st.info(f"Run **{active[0]}** is training; this machine trains one run at a time — stop it (below) or wait "
+                f"before starting another.", icon=":material/info:")
     c1, c2 = st.columns(2)
     caches = jobs.dataset_caches()
     data_choice = c1.selectbox("Dataset", [SYNTHETIC] + [c["label"] for c in caches], key="trn_data",
@@ -62,7 +67,8 @@ with st.expander("New run", expanded=True):
         missing = [n for n in init_gen.attribute_names if n not in names_all]
         if missing:
             st.warning(f"This dataset lacks {', '.join(missing)} of the checkpoint's attributes; the run would fail.")
-        mc = ModelConfig.from_dict(init_gen.model_config)
+        mc = init_gen.model_config
+        mc = mc if isinstance(mc, ModelConfig) else ModelConfig.from_dict(mc)
         if fixed_size and fixed_size != init_gen.img_resolution:
             st.warning(f"The cache is {fixed_size} px but the checkpoint makes {init_gen.img_resolution} px faces.")
 
@@ -130,7 +136,9 @@ with st.expander("New run", expanded=True):
 
     if submitted:
         settings = {
-            "data": data, "attrs": "" if set(attrs) == set(names_all) and not init_gen else ",".join(attrs),
+            # "" = all of the data's attributes (reuses the full cache); a fine-tune needs the checkpoint's order.
+            "data": data, "attrs": "" if (list(attrs) == names_all if init_gen else set(attrs) == set(names_all))
+            else ",".join(attrs),
             "size": int(size), "batch": int(batch), "loss": loss, "seed": seed,
             "lr_g": float(lr_g), "lr_d": float(lr_d), "d_steps": d_steps,
             "smoothing": 0.9 if smooth else 1.0, "ema": DEFAULTS.ema if ema else 0.0, "guard": bool(guard),
@@ -156,13 +164,11 @@ with st.expander("New run", expanded=True):
 
 # ----------------------------------------------------------------------------- runs on disk
 st.subheader("Runs", anchor=False)
-runs = jobs.list_runs()
 if not runs:
     st.caption(f"No runs yet under `{paths.runs_dir()}`.")
     st.stop()
 run_view.runs_table(runs)
 names = [r.name for r in runs]
-active = [r.name for r in runs if r.running]
 if st.session_state.get("trn_selected") not in names:
     st.session_state["trn_selected"] = active[0] if active else names[0]
 selected = st.selectbox("Run", names, key="trn_selected",

@@ -211,7 +211,8 @@ def test_directions_build_apply_save_compare(app_env):
     assert [d.name for d in saved] == ["smile (md)"] and saved[0].target_attribute == "Smiling"
     assert abs(np.linalg.norm(saved[0].vector) - 1) < 1e-5
     assert at.dataframe, "comparison table of saved directions"
-    # orthogonalise a new boundary direction against the saved one
+    # orthogonalise a new boundary direction, learnt with Smiling held off in c, against the saved one
+    at.radio(key="dir_hold").set_value("held off")
     at.multiselect(key="dir_methods").set_value(["linear boundary (logistic)"])
     at.multiselect(key="dir_ortho").set_value(["smile (md)"])
     at.slider(key="dir_alpha").set_value(1.0)

@@ -138,6 +138,19 @@ def test_every_page_renders_in_chromium(server):
             assert page.locator('[data-testid="stException"]').count() == 0
             page.screenshot(path=str(SHOTS / "generate_picked.png"), full_page=True)
 
+            # Clicking a point on the latent map shows that face.
+            page.locator('[data-testid="stSidebarNav"] a', has_text="Latent map").first.click()
+            page.wait_for_selector('h1:has-text("Latent map")', timeout=60_000)
+            _settle(page)
+            box = page.locator(".scatterlayer .trace .points path").nth(3).bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            time.sleep(0.3)  # plotly needs the hover before a click selects
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            _settle(page)
+            page.wait_for_selector('h3:has-text("Selected faces (1)")', timeout=30_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.screenshot(path=str(SHOTS / "latent_map_selected.png"), full_page=True)
+
             # A broken upload on Workspace is refused with a message, not a traceback.
             page.locator('[data-testid="stSidebarNav"] a', has_text="Workspace").first.click()
             page.wait_for_selector('h1:has-text("Workspace")', timeout=60_000)

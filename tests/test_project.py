@@ -17,7 +17,7 @@ from gan import paths
 from gan.checkpoint import CheckpointError, load_checkpoint, load_generator, save_checkpoint
 from gan.generate import generate_images, sample_z
 from gan.models import Generator, ModelConfig
-from gan.project import PhotoError, load_photo, prepare_photo, project, project_batch
+from gan.project import PhotoError, to_tensor, load_photo, prepare_photo, project, project_batch, start_latents
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 Z_DIM = 16
@@ -114,7 +114,9 @@ def test_encoder_trains_gives_the_start_and_refuses_another_generator(tiny, tmp_
     z, c = enc.predict(torch.zeros(2, 3, 32, 32))
     assert z.shape == (2, Z_DIM) and c.shape == (2, len(DEMO_ATTRIBUTES)) and 0 <= c.min() <= c.max() <= 1
     face = generate_images(gen.G, sample_z(1, Z_DIM, 3), gen.labels.sample(1, np.random.default_rng(3)))[0]
-    assert project(gen, face, encoder=enc, steps=3).start == "encoder"
+    zs, cs = start_latents(gen, to_tensor(face[None]), encoder=enc)
+    assert [k for k, _ in zs] == ["zero", "encoder"] and float(zs[1][1].pow(2).mean()) <= 1 + 1e-5 and len(cs) == 1
+    assert project(gen, face, encoder=enc, steps=3).start in ("encoder", "zero")  # whichever start draws it closer
 
     with pytest.raises(CheckpointError, match="trained for generator .*python -m gan encoder train"):
         load_encoder(out, load_generator(tiny["other"]))
@@ -147,6 +149,8 @@ def test_bad_photos_get_clear_messages():
         load_photo(png(np.zeros((64, 64, 3), np.uint8)), max_pixels=1000)
     with pytest.raises(PhotoError, match="too large"):
         load_photo(b"x" * 2000, max_bytes=1000)
+    with pytest.raises(PhotoError, match="too small"):
+        prepare_photo(png(np.zeros((12, 300, 3), np.uint8)), "none", 32)  # MTCNN itself would crash on it
     with pytest.raises(PhotoError, match="empty"):
         load_photo(b"")
 
@@ -229,7 +233,7 @@ def test_page_says_what_is_wrong_with_bad_uploads(app_env):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not paths.DEFAULT_CHECKPOINT.is_file(), reason="needs the shipped checkpoints/default.pt")
-def test_shipped_checkpoint_projects_the_astronaut_closer_than_its_start():
+def test_shipped_checkpoint_recovers_generated_faces_and_projects_the_astronaut():
     from gan.classifier import default_classifier_for, load_classifier
     from gan.encoder import default_encoder_for, load_encoder
 
@@ -237,6 +241,13 @@ def test_shipped_checkpoint_projects_the_astronaut_closer_than_its_start():
     enc_path, clf_path = default_encoder_for(gen), default_classifier_for(gen)
     enc = load_encoder(enc_path, gen) if enc_path else None
     clf = load_classifier(clf_path) if clf_path else None
+    # Held-out generated faces: far closer than a random face of the same condition.
+    z, c = sample_z(4, gen.z_dim, 777), gen.labels.sample(4, np.random.default_rng(777))
+    target = generate_images(gen.G, z, c)
+    random_mae = np.abs(generate_images(gen.G, sample_z(4, gen.z_dim, 778), c).astype(np.int16) - target).mean()
+    res = project_batch(gen, target, encoder=enc, classifier=clf, steps=100)
+    assert np.mean([r.pixel_error for r in res]) <= 0.5 * random_mae
+    # The astronaut: the optimisation lowers the loss it starts from.
     face = prepare_photo(astronaut_png(), gen.dataset.get("crop"), gen.img_resolution)[0]
-    res = project(gen, face.crop, encoder=enc, classifier=clf, steps=100)
-    assert res.pixel_error < res.start_pixel_error
+    astro = project(gen, face.crop, encoder=enc, classifier=clf, steps=100)
+    assert astro.loss_curve[-1] < astro.loss_curve[0] and astro.pixel_error < 255

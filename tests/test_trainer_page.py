@@ -104,6 +104,15 @@ def test_trainer_page_start_watch_stop_resume(page):
     stopped_at = jobs.run_info("pagerun").step
     assert any("pagerun" in o for o in at.selectbox(key="app_ckpt").options)
 
+    # Live metrics on demand: conditioning accuracy and the proxy (clearly labelled), recorded in metrics.jsonl.
+    at.button(key="trn_eval").click().run(timeout=120)
+    ok(at)
+    if (paths.runs_dir() / "pagerun" / "metrics.jsonl").exists():  # a classifier for these attributes was found
+        assert metric(at, "attribute balanced accuracy") not in (None, "—")
+        assert any("proxy, not FID" in m.label for m in at.metric)
+    else:
+        assert at.error  # no classifier: the page says so instead of failing
+
     # Resume continues past the previous step.
     at.button(key="trn_resume").click().run()
     ok(at)
@@ -111,3 +120,19 @@ def test_trainer_page_start_watch_stop_resume(page):
     rerun_until(at, lambda a: int(metric(a, "step") or 0) > stopped_at)
     jobs.stop("pagerun")
     assert jobs.wait("pagerun", timeout_s=60).state == "stopped"
+
+
+def test_half_written_grid_falls_back_to_the_previous_one(tmp_path):
+    """The trainer writes preview grids in place: the page must never hand st.image a truncated PNG."""
+    from PIL import Image
+
+    from explorer.run_view import fmt_duration, guard_rows, latest_grid, sample_grids
+
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(tmp_path / "samples_000010.png")
+    full = (tmp_path / "samples_000010.png").read_bytes()
+    (tmp_path / "samples_000020.png").write_bytes(full[: len(full) // 2])  # still being written
+    step, data = latest_grid(sample_grids(tmp_path))
+    assert step == 10 and data == full
+    assert fmt_duration(65) == "1 m 05 s" and fmt_duration(None) == "—"
+    rows = guard_rows([{"step": 50, "guard": [{"guard": "restore", "network": "D", "loss": 7.1, "restored_from_step": 25}]}])
+    assert rows[0]["step"] == 50 and rows[0]["network"] == "D" and rows[0]["restored from step"] == 25

@@ -1,0 +1,119 @@
+"""`python -m gan train`: the option table (flag → TrainConfig field) and the command that runs `gan.train.train`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from gan import losses
+from gan.checkpoint import CheckpointError
+from gan.guard import GuardStop
+from gan.models import D_CONDS, UPSAMPLES
+from gan.train import TrainConfig, train
+
+# (flag, config field ("model.x" for ModelConfig), type or "bool", help); defaults come from the dataclasses.
+OPTIONS = [
+    ("--data", "data", str, "training data: synthetic[:N] | celeba:PATH | folder:PATH | cache:DIR"),
+    ("--attrs", "attrs", str, 'attributes to condition on, e.g. "Smiling,Male,Eyeglasses" ("" = all in the data)'),
+    ("--crop", "crop", str, "crop mode passed to prepare (\"\" = its default)"),
+    ("--size", "size", int, "image size: 32, 64 or 128"),
+    ("--steps", "steps", int, "training steps (0 = no limit; with --minutes alone there is no step limit)"),
+    ("--minutes", "minutes", float, "wall-clock budget in minutes over the whole run (0 = none)"),
+    ("--batch", "batch", int, "global batch size"),
+    ("--lr-g", "lr_g", float, "Adam learning rate of G"),
+    ("--lr-d", "lr_d", float, "Adam learning rate of D"),
+    ("--beta1", "beta1", float, "Adam beta1"),
+    ("--beta2", "beta2", float, "Adam beta2"),
+    ("--fused-adam", "fused_adam", "bool", "fused Adam kernel (one pass over all parameters)"),
+    ("--loss", "loss", str, "adversarial loss: nonsat | hinge"),
+    ("--smoothing", "smoothing", float, "one-sided label smoothing target for real images (nonsat)"),
+    ("--d-steps", "d_steps", int, "D updates per G update"),
+    ("--aux-weight", "aux_weight", float, "weight of the auxiliary attribute loss (D on real labels, G on requested ones)"),
+    ("--ema", "ema", float, "G_ema decay"),
+    ("--ema-warmup", "ema_warmup", "bool", "ramp the EMA decay up from 0.1 at the start"),
+    ("--guard", "guard", "bool", "collapse guard (roll back a network whose loss leaves its band)"),
+    ("--guard-d-band", "guard_d_band", "pair", "healthy band LO HI of D's adversarial loss"),
+    ("--guard-g-band", "guard_g_band", "pair", "healthy band LO HI of G's adversarial loss"),
+    ("--guard-max-restores", "guard_max_restores", int, "stop after more restores than this within --guard-window steps"),
+    ("--guard-window", "guard_window", int, "window in steps for --guard-max-restores"),
+    ("--sample-every", "sample_every", int, "steps between preview grids"),
+    ("--ckpt-every", "ckpt_every", int, "steps between checkpoints"),
+    ("--log-every", "log_every", int, "steps between logged events and guard checks"),
+    ("--seed", "seed", int, "random seed"),
+    ("--device", "device", str, "auto | cpu | cuda | cuda:N"),
+    ("--flip", "flip", "bool", "random horizontal flips"),
+    ("--workers", "workers", int, "background loader threads (0 or 1)"),
+    ("--channels-last", "channels_last", "bool", "NHWC memory format"),
+    ("--out", "out", str, "run folder (default runs/run-DATE-TIME)"),
+    ("--resume", "resume", "flag", "continue OUT/checkpoint.pt bit-for-bit (recipe from the checkpoint)"),
+    ("--init", "init", str, "fine-tune from this checkpoint's weights (same attributes and architecture)"),
+    ("--progress", "progress", "bool", "tqdm progress bar"),
+    ("--z-dim", "model.z_dim", int, "latent size"),
+    ("--c-embed-dim", "model.c_embed_dim", int, "size of G's condition embedding"),
+    ("--ngf", "model.ngf", int, "G width"),
+    ("--ndf", "model.ndf", int, "D width"),
+    ("--g-upsample", "model.g_upsample", str, "G upsampling: convtranspose | nearest"),
+    ("--g-dropout", "model.g_dropout", float, "Dropout2d rate in G's hidden blocks"),
+    ("--d-cond", "model.d_cond", str, "D conditioning: projection | concat | acgan | projection+acgan"),
+    ("--spectral-norm", "model.spectral_norm", "bool", "spectral norm in D (instead of batch norm)"),
+]
+
+
+CHOICES = {"loss": losses.LOSSES, "model.g_upsample": UPSAMPLES, "model.d_cond": D_CONDS}
+
+
+def _get(cfg: TrainConfig, name: str):
+    return getattr(cfg.model, name[6:]) if name.startswith("model.") else getattr(cfg, name)
+
+
+def config_from_args(args) -> TrainConfig:
+    """TrainConfig defaults (or, with --resume, the run's saved config) overridden by the options given."""
+    given = {name: getattr(args, name.replace(".", "__")) for _, name, _, _ in OPTIONS}
+    given = {k: v for k, v in given.items() if v is not None}
+    base = TrainConfig()
+    if given.get("resume") and given.get("out"):
+        saved = Path(given["out"]) / "config.json"
+        if saved.exists():
+            base = TrainConfig.from_dict(json.loads(saved.read_text()))
+    elif "minutes" in given and "steps" not in given:
+        base = replace(base, steps=0)  # --minutes alone: the time budget decides
+    top = {k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if not k.startswith("model.")}
+    model = {k[6:]: v for k, v in given.items() if k.startswith("model.")}
+    return replace(base, **top, model=replace(base.model, **model))
+
+
+def main_train(args) -> int:
+    try:
+        cfg = config_from_args(args)
+        result = train(cfg)
+    except (CheckpointError, GuardStop, RuntimeError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{result['state']}: {result['message']} at step {result['step']}; checkpoint {result['checkpoint']}")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a conditional GAN (also under torchrun for DDP)",
+                              description="Train a conditional DCGAN on prepared face data. Writes OUT/config.json, "
+                                          "status.json, events.jsonl, samples_*.png and checkpoint.pt. Create OUT/STOP, "
+                                          "press Ctrl-C or send SIGTERM to stop after the current step (saved, exit 0).")
+    defaults = TrainConfig()
+    for flag, name, typ, help_ in OPTIONS:
+        dest = name.replace(".", "__")
+        default = _get(defaults, name)
+        h = f"{help_} (default: {default!r})"
+        if typ == "bool":
+            p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=h)
+        elif typ == "flag":
+            p.add_argument(flag, dest=dest, action="store_const", const=True, default=None, help=help_)
+        elif typ == "pair":
+            p.add_argument(flag, dest=dest, type=float, nargs=2, metavar=("LO", "HI"), default=None, help=h)
+        else:
+            p.add_argument(flag, dest=dest, type=typ, default=None, help=h, choices=CHOICES.get(name),
+                           metavar=flag[2:].upper().replace("-", "_"))
+    p.set_defaults(func=main_train)
