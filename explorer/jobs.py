@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gan import paths
-from gan.runfolder import read_json, write_json_atomic
+from gan.runfolder import STATES, read_json, write_json_atomic
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 LOG_NAME = "log.txt"
@@ -334,9 +334,11 @@ def _last_line(path: Path, block: int = 8192) -> dict:
         return {}
     for line in reversed(lines):
         try:
-            return json.loads(line)
+            record = json.loads(line)
         except ValueError:
             continue
+        if isinstance(record, dict):  # a damaged file can hold any JSON value on a line
+            return record
     return {}
 
 
@@ -352,12 +354,30 @@ def log_tail(folder: Path, lines: int = 20) -> str:
     return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
 
 
+def _read_dict(path: Path) -> dict:
+    """A JSON object file as a dict with sane field types; {} when missing, damaged or not an object."""
+    d = read_json(path)
+    if not isinstance(d, dict):
+        return {}
+    for key in ("pid", "step", "steps", "total_steps", "proc_start", "exit_code"):  # ints (or absent)
+        if key in d and not (isinstance(d[key], int) and not isinstance(d[key], bool)):
+            d.pop(key)
+    for key in ("elapsed_before", "minutes", "elapsed", "images_per_s"):  # plain numbers (or absent)
+        if key in d and not (isinstance(d[key], (int, float)) and not isinstance(d[key], bool)):
+            d.pop(key)
+    if isinstance(d.get("started"), (list, dict, bool)):  # epoch seconds (job.json) or ISO text (status.json)
+        d.pop("started")
+    if "state" in d and d["state"] not in STATES:
+        d.pop("state")
+    return d
+
+
 def run_info(name_or_path: str | Path) -> RunInfo:
     """Read a run folder: state from status.json checked against the process (a dead 'running' run is failed)."""
     out = Path(name_or_path) if isinstance(name_or_path, Path) else run_path(name_or_path)
-    status = read_json(out / "status.json") or {}
-    job = read_json(out / JOB_NAME) or {}
-    config = read_json(out / "config.json") or {}
+    status = _read_dict(out / "status.json")
+    job = _read_dict(out / JOB_NAME)
+    config = _read_dict(out / "config.json")
     now = time.time()
 
     job_pid, st_pid = job.get("pid"), status.get("pid")
@@ -365,14 +385,14 @@ def run_info(name_or_path: str | Path) -> RunInfo:
     exit_code = job.get("exit_code")
     # Which launch does status.json describe? The app's latest one (same pid), a later one from the command line
     # (written after the app's launch), or an earlier one (the app's launch has not written its status yet).
-    job_started = float(job.get("started") or 0)
+    job_started = float(job["started"]) if isinstance(job.get("started"), (int, float)) else 0.0
     st_updated = _epoch(status.get("updated")) or 0.0
     status_is_job = bool(job_pid) and st_pid == job_pid
     status_is_later = not job or (bool(status) and not status_is_job and st_updated > job_started)
 
     if not status_is_later:  # the app's latest launch decides
         alive = pid_alive(job_pid, job.get("proc_start"))
-        if not alive and exit_code is None:
+        if not alive and exit_code is None and job_pid:
             exit_code = _exit_code(job_pid)
             if exit_code is not None:
                 job["exit_code"] = exit_code
@@ -429,8 +449,9 @@ def list_runs() -> list[RunInfo]:
     for d in root.iterdir():
         if d.is_dir() and not d.name.startswith(".") and NAME_RE.fullmatch(d.name) and \
                 ((d / "status.json").exists() or (d / JOB_NAME).exists()):
-            launched = max(float((read_json(d / JOB_NAME) or {}).get("started") or 0),
-                           _epoch((read_json(d / "status.json") or {}).get("started")) or 0)
+            started = _read_dict(d / JOB_NAME).get("started")
+            launched = max(started if isinstance(started, (int, float)) else 0,
+                           _epoch(_read_dict(d / "status.json").get("started")) or 0)
             found.append((launched, d.name, d))
     return [run_info(d) for *_, d in sorted(found, key=lambda t: (t[0], t[1]), reverse=True)]
 

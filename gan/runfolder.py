@@ -55,15 +55,17 @@ def read_json(path: str | Path, default: Any = None) -> Any:
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    """All complete lines of a JSON-lines file (a torn last line is skipped)."""
+    """All complete records of a JSON-lines file (a torn last line, or a line that is not an object, is skipped)."""
     out = []
     try:
-        with open(path) as f:
+        with open(path, errors="replace") as f:
             for line in f:
                 try:
-                    out.append(json.loads(line))
+                    record = json.loads(line)
                 except ValueError:
-                    pass
+                    continue
+                if isinstance(record, dict):
+                    out.append(record)
     except OSError:
         pass
     return out
@@ -97,6 +99,19 @@ class RunFolder:
         return self.root / f"samples_{step:06d}.png"
 
     # Writers.
+    def save_sample_grid(self, step: int, image) -> None:
+        """Write samples_{step}.png atomically (temp file + rename), so readers never see half a PNG."""
+        if not self.enabled:
+            return
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".samples-", suffix=".png")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                image.save(f, format="PNG")
+            os.replace(tmp, self.sample_path(step))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
     def write_config(self, config: dict) -> None:
         if self.enabled:
             write_json_atomic(self.config_path, config)

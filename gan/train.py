@@ -361,7 +361,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
         def render_preview(step: int) -> None:
             if rank == 0:
                 images = generate_images(G_ema, grid_z, grid_c)
-                image_grid(images, nrow=8, row_labels=grid_text).save(run.sample_path(step))
+                run.save_sample_grid(step, image_grid(images, nrow=8, row_labels=grid_text))
 
         if step == 0:
             render_preview(0)
@@ -421,7 +421,8 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
                                     for t in m.state_dict().values():
                                         dist.broadcast(t, 0)
                 run.append_event(info)
-                run.set_status("running", step=step, images_per_s=round(images_per_s, 2), message="training")
+                run.set_status("running", step=step, images_per_s=round(images_per_s, 2), message="training",
+                               elapsed=round(elapsed_before + time.time() - t_start, 1))
                 bar.set_postfix({"D": f"{means[0] + means[1]:.3f}", "G": f"{means[2]:.3f}",
                                  "img/s": f"{images_per_s:.0f}"}, refresh=False)
                 if on_tick is not None and on_tick(info) is True:

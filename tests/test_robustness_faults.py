@@ -354,3 +354,62 @@ def test_two_app_processes_saving_to_one_collection_lose_nothing(tmp_path):
     assert all(a > 0 for a in acked)
     assert [int((s.seeds == seed).sum()) for seed in (1, 2)] == acked
     assert all(t is not None for t in s.thumbnails)
+
+
+# ----------------------------------------------------------------------------- damaged files left behind
+
+DAMAGED_RUN_FILES = {
+    "binary status.json": {"status.json": b"\x00\xffgarbage"},
+    "status.json is a list": {"status.json": b"[1, 2, 3]"},
+    "status.json with wrong types": {"status.json": json.dumps({"state": "weird", "pid": "abc", "step": "x",
+                                                                "started": [], "updated": None}).encode()},
+    "job.json is not JSON": {"job.json": b"{{{", "status.json": b'{"state": "running", "pid": 1}'},
+    "job.json with wrong types": {"job.json": json.dumps({"pid": "1", "started": "yesterday",
+                                                          "elapsed_before": "x"}).encode()},
+    "torn events.jsonl": {"events.jsonl": b"\xff\xfe\n{\"step\": \"a\"}\n[1]\n{\"st", "status.json": b'{"state": "finished"}'},
+}
+
+
+def test_damaged_run_folders_are_listed_as_failed_not_a_crash(monkeypatch):
+    """A run folder whose JSON files were damaged (disk full, hand-edited, another version): the Trainer page's
+    list of runs still loads, and such a run reads as failed / finished instead of raising."""
+    from explorer import jobs
+    from gan import paths
+
+    for k, files in enumerate(DAMAGED_RUN_FILES.values()):
+        d = paths.runs_dir() / f"damaged-{k}"
+        d.mkdir(parents=True)
+        for name, data in files.items():
+            (d / name).write_bytes(data)
+    runs = jobs.list_runs()
+    assert len(runs) == len(DAMAGED_RUN_FILES)
+    assert {r.state for r in runs} <= {"failed", "finished"}
+    assert not jobs.active_runs()  # none of them blocks a new start
+
+
+def test_a_store_file_that_is_not_a_database_is_a_message_and_other_pages_still_work(tmp_path, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from explorer.demo import make_tiny_generator
+    from explorer.store import StoreError
+    from gan import paths
+
+    paths.store_path().parent.mkdir(parents=True, exist_ok=True)
+    paths.store_path().write_bytes(b"this is not an SQLite database" * 100)
+    with pytest.raises(StoreError, match="store"):
+        LatentStore()
+    monkeypatch.setenv("GAN_CKPT", str(make_tiny_generator(tmp_path / "g.pt")))
+    monkeypatch.setenv("GAN_CLASSIFIER", str(tmp_path / "none.pt"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(str(REPO / "explorer" / "app.py"), default_timeout=120)
+        at.run()
+        assert not at.exception and list(at.get("image")), "Generate works without the store"
+        at.switch_page("../pages/workspace.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("Cannot open the latent store" in e.value for e in at.error)
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
