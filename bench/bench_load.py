@@ -1,6 +1,6 @@
 """Bounded load test: N browser sessions against a real `streamlit run explorer/app.py` for a fixed time.
 
-    .venv/bin/python -m bench.bench_load [--sessions 4] [--seconds 60] [--ckpt PATH]
+    .venv/bin/python -m bench.bench_load [--sessions 4] [--seconds 60] [--baseline 20] [--ckpt PATH]
 
 Each session is its own headless-Chromium context (its own Streamlit session) and loops: new seed on Generate →
 open Interpolate → move the "Scrub the path" slider 3 times → back to Generate. Every action waits for its own
@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=4, help="concurrent browser sessions (default 4)")
     ap.add_argument("--seconds", type=float, default=60, help="how long the sessions loop (default 60)")
     ap.add_argument("--ckpt", default=None, help="generator checkpoint (default checkpoints/default.pt, else a tiny one)")
+    ap.add_argument("--baseline", type=float, default=20,
+                    help="seconds of one session alone first, for comparison (0 = skip; default 20)")
     ap.add_argument("--timeout", type=float, default=60, help="seconds one action may take before it counts as an error")
     ap.add_argument("--no-write", action="store_true", help="print only; do not write BENCHMARKS.md")
     args = ap.parse_args(argv)
@@ -215,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             time.sleep(0.5)
         rss_start = proc_status(server.pid, "VmRSS")
+        base = asyncio.run(drive(url, 1, args.baseline, args.timeout)) if args.baseline > 0 else None
         t0 = time.monotonic()
         stats = asyncio.run(drive(url, args.sessions, args.seconds, args.timeout))
         wall = time.monotonic() - t0
@@ -237,7 +240,11 @@ def main(argv: list[str] | None = None) -> int:
             for kind, v in stats.latency.items()]
     rows.append(f"| **all** | **{stats.served}** | **{1000 * pct(all_lat, 0.5):.0f}** | "
                 f"**{1000 * pct(all_lat, 0.95):.0f}** | **{1000 * max(all_lat, default=0):.0f}** |")
-    errors = len(stats.errors) + tracebacks + (0 if alive else 1)
+    errors = len(stats.errors) + tracebacks + (0 if alive else 1) + (len(base.errors) if base else 0)
+    base_lat = [x for v in base.latency.values() for x in v] if base else []
+    baseline = (f"- for comparison, one session alone ({args.baseline:g} s first, same server): {len(base_lat)} requests, "
+                f"p50 {1000 * pct(base_lat, 0.5):.0f} ms, p95 {1000 * pct(base_lat, 0.95):.0f} ms; the machine's CPU "
+                f"is the limit, so {args.sessions} sessions share it" if base_lat else None)
     md = "\n".join([
         f"## Load: {args.sessions} concurrent browser sessions for {args.seconds:g} s (`python -m bench.bench_load`)",
         "",
@@ -254,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- requests served: **{stats.served}** in {wall:.0f} s ({stats.served / max(wall, 1e-9):.2f}/s); "
         f"errors: **{errors}** (page exceptions / timeouts {len(stats.errors)}, server tracebacks {tracebacks}, "
         f"server {'alive' if alive else 'DIED'})",
+        *([baseline] if baseline else []),
         f"- server peak RSS (VmHWM): **{peak_sampled / 1024:.0f} MB** (after start-up {rss_start / 1024:.0f} MB)",
         f"- generator loads: {sum(per_ckpt.values())} for {len(per_ckpt)} checkpoint(s) "
         f"({'once per checkpoint' if per_ckpt and all(n == 1 for n in per_ckpt.values()) else per_ckpt})",
@@ -262,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         write_section("load", md)
     ok = errors == 0 and stats.served > 0 and bool(per_ckpt) and all(n == 1 for n in per_ckpt.values())
+    if ok:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"kept {tmp} (server log: {log_path})", file=sys.stderr)
     return 0 if ok else 1
 
 

@@ -10,12 +10,14 @@ latent loss wastes capacity on them) and c by BCE. Projection starts from ẑ; f
 classifier's reading (trained on real images, so better on photos) and keeps whichever redraws the face better.
 
 `python -m gan encoder train --ckpt checkpoints/default.pt --out checkpoints/default_encoder.pt --minutes 10`.
-Checkpoint: `kind: "encoder"` (gan.checkpoint), storing the generator's sha256, attribute names, z_dim and
-resolution; `load_encoder(path, loaded_generator)` refuses an encoder made for another generator.
+Checkpoint: `kind: "encoder"` (gan.checkpoint), storing the generator's file sha256, a sha256 of its weights,
+attribute names, z_dim and resolution; `load_encoder(path, loaded_generator)` refuses an encoder made for other
+weights (metadata-only rewrites of the generator file, e.g. `evaluate` appending metrics, keep it valid).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import sys
 import time
@@ -103,6 +105,16 @@ class Encoder:
         return z.cpu(), torch.sigmoid(c_logit).cpu()
 
 
+def weights_fingerprint(G: nn.Module) -> str:
+    """sha256 of a generator's weights (state-dict tensors in key order). Unlike the file's sha256 it survives
+    rewrites that only touch metadata (`python -m gan evaluate` appending to metrics_history, slim exports)."""
+    h = hashlib.sha256()
+    for k, v in sorted(G.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -183,13 +195,21 @@ def train_encoder(gen, tcfg: TrainConfig, width: int = EncoderConfig.width, log=
     return {
         "format_version": FORMAT_VERSION, "kind": "encoder", "model_config": asdict(mcfg), "train_config": tc,
         "attribute_names": list(gen.attribute_names), "model": {k: v.cpu() for k, v in net.state_dict().items()},
-        "generator": {"sha256": gen.sha256, "name": Path(gen.path).name, "step": int(gen.step),
+        "generator": {"sha256": gen.sha256, "weights_sha256": weights_fingerprint(gen.G), "name": Path(gen.path).name,
+                      "step": int(gen.step),
                       "z_dim": int(gen.z_dim), "img_resolution": int(gen.img_resolution)},
         "metrics": metrics, "created": now_iso(), "code_version": code_version(),
     }
 
 
 # ----------------------------------------------------------------------------- loading
+
+
+def _made_for(made_for: dict, gen, fingerprint: str | None = None) -> bool:
+    """Whether an encoder's `generator` record names this generator: same weights (file sha256 as a fallback)."""
+    if made_for.get("weights_sha256"):
+        return made_for["weights_sha256"] == (fingerprint or weights_fingerprint(gen.G))
+    return made_for.get("sha256") == gen.sha256
 
 
 def _retrain_hint(gen) -> str:
@@ -213,7 +233,7 @@ def load_encoder(path: str | Path, loaded_generator=None, device: str | torch.de
         if (cfg.z_dim, cfg.img_resolution) != (gen.z_dim, gen.img_resolution):
             problems.append(f"z_dim/resolution differ (encoder {cfg.z_dim}/{cfg.img_resolution}px, "
                             f"generator {gen.z_dim}/{gen.img_resolution}px)")
-        if made_for.get("sha256") != gen.sha256:
+        if not _made_for(made_for, gen):
             problems.append(f"it was trained for generator {str(made_for.get('sha256', '?'))[:12]} "
                             f"({made_for.get('name', '?')}, step {made_for.get('step', '?')}), "
                             f"not {gen.sha256[:12]} ({Path(gen.path).name}, step {gen.step})")
@@ -229,10 +249,11 @@ def load_encoder(path: str | Path, loaded_generator=None, device: str | torch.de
 
 
 def default_encoder_for(loaded_generator, search: list[Path] | None = None) -> Path | None:
-    """An encoder trained for exactly this generator file: checkpoints/default_encoder.pt first, then any
+    """An encoder trained for exactly these generator weights: checkpoints/default_encoder.pt first, then any
     `*encoder*.pt` under checkpoints/, the workspace and the runs folder. None when there is none."""
     roots = search if search is not None else [paths.CHECKPOINTS_DIR, paths.workspace_dir(), paths.runs_dir()]
     candidates = [paths.DEFAULT_ENCODER] + [p for r in roots if Path(r).is_dir() for p in sorted(Path(r).rglob("*encoder*.pt"))]
+    fingerprint = weights_fingerprint(loaded_generator.G)
     for p in dict.fromkeys(candidates):
         if not p.is_file():
             continue
@@ -240,7 +261,7 @@ def default_encoder_for(loaded_generator, search: list[Path] | None = None) -> P
             ck = load_checkpoint(p, expected_kind="encoder")
         except CheckpointError:
             continue
-        if dict(ck.get("generator", {})).get("sha256") == loaded_generator.sha256:
+        if _made_for(dict(ck.get("generator", {})), loaded_generator, fingerprint):
             return p
     return None
 

@@ -118,6 +118,11 @@ def test_encoder_trains_gives_the_start_and_refuses_another_generator(tiny, tmp_
     assert [k for k, _ in zs] == ["zero", "encoder"] and float(zs[1][1].pow(2).mean()) <= 1 + 1e-5 and len(cs) == 1
     assert project(gen, face, encoder=enc, steps=3).start in ("encoder", "zero")  # whichever start draws it closer
 
+    # A metadata-only rewrite of the generator (what `evaluate` does) keeps the encoder; other weights do not.
+    ck_gen = load_checkpoint(tiny["gen"])
+    ck_gen["metrics_history"] = list(ck_gen["metrics_history"]) + [{"date": "now", "metrics": {"fid": 1.0}}]
+    save_checkpoint(tmp_path / "gen_evaluated.pt", ck_gen)
+    assert load_encoder(out, load_generator(tmp_path / "gen_evaluated.pt")).cfg.z_dim == Z_DIM
     with pytest.raises(CheckpointError, match="trained for generator .*python -m gan encoder train"):
         load_encoder(out, load_generator(tiny["other"]))
     with pytest.raises(CheckpointError, match="'generator' checkpoint, expected 'encoder'"):

@@ -140,3 +140,24 @@ def test_celeba_extra_unknown_column_and_missing_rows(tmp_path):
     # Asking for an attribute the file does not have: close matches, no crash.
     with pytest.raises(UnknownAttributeError, match="Did you mean: Smiling"):
         read_celeba(tmp_path / "b", attrs=["Smilling"])
+
+
+def test_a_damaged_cache_is_rebuilt_from_its_source_or_refused_with_a_message(tmp_path):
+    """A prepared cache whose files were cut short (disk full, copy interrupted) or hand-edited."""
+    from gan.cache import CacheError
+
+    root = _hostile_folder(tmp_path / "data")
+    out = tmp_path / "cache"
+    prepare(f"folder:{root}", size=32, out=out, progress=False)
+    images = out / "images.npy"
+    images.write_bytes(images.read_bytes()[:1000])  # truncated pixels
+    with pytest.raises(CacheError, match="damaged|inconsistent"):
+        FaceCache.open(out)
+    with pytest.raises(CacheError, match="damaged|inconsistent"):
+        prepare(f"cache:{out}", progress=False)
+    assert len(prepare(f"folder:{root}", size=32, out=out, progress=False)) == 4  # rebuilt from the source
+    (out / "manifest.json").write_text("{ not json")
+    assert len(prepare(f"folder:{root}", size=32, out=out, progress=False)) == 4
+    (out / "ids.json").write_text("[1, 2]")  # wrong length
+    with pytest.raises(CacheError, match="inconsistent"):
+        FaceCache.open(out)

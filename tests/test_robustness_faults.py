@@ -1,4 +1,5 @@
-"""Threat: faults — SIGKILL mid-write, NaN/inf losses, a full disk, concurrent writers, a dying training process.
+"""Threat: faults — SIGKILL mid-write, NaN/inf losses, a full disk, concurrent writers, a dying training process,
+damaged files left behind (run folders, the store).
 
 Nothing saved is lost: the last complete checkpoint always loads and resumes, no NaN checkpoint is ever written,
 every acknowledged latent is in the store. Already proved elsewhere (not repeated here):
@@ -17,11 +18,9 @@ import io
 import json
 import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -367,6 +366,10 @@ DAMAGED_RUN_FILES = {
     "job.json with wrong types": {"job.json": json.dumps({"pid": "1", "started": "yesterday",
                                                           "elapsed_before": "x"}).encode()},
     "torn events.jsonl": {"events.jsonl": b"\xff\xfe\n{\"step\": \"a\"}\n[1]\n{\"st", "status.json": b'{"state": "finished"}'},
+    "odd event values, fake PNG, binary log": {
+        "status.json": b'{"state": "finished", "step": 5, "pid": 1, "started": "2020-01-01T00:00:00+00:00"}',
+        "events.jsonl": b'{"step": 1, "Loss/G": "abc", "guard": [1, {"guard": "restore"}]}\n{"step": "x", "Loss/G": 1e400}\n',
+        "samples_000001.png": b"not a png", "log.txt": b"\xff\xfe binary log \x00"},
 }
 
 
@@ -385,6 +388,18 @@ def test_damaged_run_folders_are_listed_as_failed_not_a_crash(monkeypatch):
     assert len(runs) == len(DAMAGED_RUN_FILES)
     assert {r.state for r in runs} <= {"failed", "finished"}
     assert not jobs.active_runs()  # none of them blocks a new start
+    # The Trainer page lists them and shows each one's panel without a traceback.
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(REPO / "explorer" / "app.py"), default_timeout=120)
+    at.switch_page("../pages/trainer.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    for r in runs:
+        at.session_state["trn_selected"] = r.name
+        at.run()
+        assert not at.exception, (r.name, [e.value for e in at.exception])
 
 
 def test_a_store_file_that_is_not_a_database_is_a_message_and_other_pages_still_work(tmp_path, monkeypatch):
