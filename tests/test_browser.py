@@ -27,7 +27,7 @@ SHOTS = REPO / "test-output" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-PAGES = ("Generate", "Arithmetic", "Directions", "Interpolate", "Latent map", "Metrics", "Workspace")
+PAGES = ("Generate", "Arithmetic", "Directions", "Interpolate", "Latent map", "Metrics", "Trainer", "Workspace")
 WITH_FACES = {"Generate", "Arithmetic", "Directions", "Interpolate", "Latent map"}
 
 
