@@ -37,7 +37,8 @@ nav = st.navigation({
     ],
     # "Train": the Trainer page and the Project page (photo → latent) go here, e.g.
     #   page("trainer.py", "Trainer", ":material/model_training:"), page("project.py", "Project", ":material/photo_camera:"),
-    "Train": [page("trainer.py", "Trainer", ":material/model_training:")],
+    "Train": [page("trainer.py", "Trainer", ":material/model_training:"),
+              page("project.py", "Project", ":material/photo_camera:")],
     "Data": [
         page("workspace.py", "Workspace", ":material/folder_open:"),
     ],

@@ -22,7 +22,7 @@ class Face:
     c: np.ndarray  # (c_dim,) float32, usually multi-hot
     seed: int  # seed of the batch the z came from (-1: computed, e.g. a mean or an edit)
     index: int  # row in that batch
-    checkpoint: str  # sha256[:12] of the generator checkpoint
+    checkpoint: str  # checkpoint id (sha256[:12] of the generator weights)
     names: tuple[str, ...] = field(default_factory=tuple)  # attribute names of c
     origin: str = ""  # where it came from ("grid", "collection smiling", "arithmetic" …)
     img: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W, 3) uint8 once rendered
@@ -148,7 +148,7 @@ def merge_request(values: np.ndarray, text: str, names: tuple[str, ...]) -> tupl
         req = parse_request(text, names)
     except UnknownAttributeError as e:
         hint = f" Did you mean {', '.join(e.suggestions)}?" if e.suggestions else ""
-        return values, f"Unknown attribute **{e.name}**.{hint} This checkpoint knows: {', '.join(names)}."
+        return values, f"Unknown attribute **{e.name[:60]}**.{hint} This checkpoint knows: {', '.join(names)}."
     except ValueError as e:
         return values, str(e)
     values[req.specified] = req.values[req.specified]

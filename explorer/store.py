@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS latents (
     z BLOB NOT NULL,                -- (z_dim,) float32 little-endian
     c BLOB NOT NULL,                -- (c_dim,) float32 little-endian
     attribute_names TEXT NOT NULL,  -- JSON list, len c_dim
-    checkpoint_id TEXT NOT NULL,    -- sha256 (prefix) of the generator checkpoint
+    checkpoint_id TEXT NOT NULL,    -- checkpoint id: sha256 prefix of the generator weights
     seed INTEGER,
     idx INTEGER,
     thumbnail BLOB,                 -- PNG bytes or NULL

@@ -22,7 +22,7 @@ class Model:
 
     @property
     def sha(self) -> str:
-        return str(self.gen.sha256)[:12]
+        return str(self.gen.checkpoint_id)  # weights id: stable when evaluate appends metrics
 
     @property
     def names(self) -> tuple[str, ...]:

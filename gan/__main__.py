@@ -14,6 +14,7 @@ COMMANDS = {
     "evaluate": "gan.evaluate",
     "encoder": "gan.encoder",
     "project": "gan.project",
+    "export": "gan.checkpoint",
 }
 
 

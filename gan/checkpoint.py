@@ -63,6 +63,10 @@ def sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write `payload` to `path` atomically: temp file in the same folder, fsync, os.replace.
 
@@ -80,6 +84,7 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
                 raise
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -198,10 +203,22 @@ class LoadedGenerator:
     sha256: str
     model_config: ModelConfig
     train_config: dict = field(default_factory=dict)
+    weights_sha256: str = ""  # hash of G_ema's weights + attribute names: stable when metrics are appended
 
     @property
     def checkpoint_id(self) -> str:
-        return self.sha256[:12]
+        """The id saved latents refer to: the generator's weights, not the file (evaluate rewrites the file)."""
+        return (self.weights_sha256 or self.sha256)[:12]
+
+
+def weights_digest(state_dict: dict, names: tuple[str, ...]) -> str:
+    """sha256 over a state dict's names, shapes and bytes (sorted keys) and the attribute names."""
+    h = hashlib.sha256("\n".join(names).encode())
+    for key in sorted(state_dict):
+        t = state_dict[key].detach().cpu().contiguous()
+        h.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu", allowed_roots=None) -> LoadedGenerator:
@@ -238,7 +255,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu", allowed
     G.eval().requires_grad_(False).to(device)
     return LoadedGenerator(G=G, z_dim=cfg.z_dim, c_dim=cfg.c_dim, img_resolution=cfg.img_resolution,
                            attribute_names=names, labels=labels, path=path, sha256=sha256(path), model_config=cfg,
-                           **extra)
+                           weights_sha256=weights_digest(have, names), **extra)
 
 
 def export_slim(src: str | Path, dst: str | Path) -> Path:
@@ -247,3 +264,23 @@ def export_slim(src: str | Path, dst: str | Path) -> Path:
     for key in ("opt_G", "opt_D"):
         ckpt.pop(key, None)
     return save_checkpoint(dst, ckpt)
+
+
+def add_cli(subparsers) -> None:
+    """`python -m gan export SRC DST`: write a slim copy (no optimiser states) for shipping."""
+    p = subparsers.add_parser("export", help="slim copy of a checkpoint for shipping (drops optimiser states)",
+                              description="Copy a training checkpoint without optimiser states (G, G_ema, D and all metadata kept).")
+    p.add_argument("src", help="training checkpoint, e.g. runs/default/checkpoint.pt")
+    p.add_argument("dst", help="output file, e.g. checkpoints/default.pt")
+    p.set_defaults(func=_export_main)
+
+
+def _export_main(args) -> int:
+    import sys
+    try:
+        out = export_slim(args.src, args.dst)
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, sha256 {sha256(out)[:12]})")
+    return 0

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from explorer.demo import DEMO_ATTRIBUTES, make_tiny_classifier, make_tiny_generator
 from explorer.store import LatentStore
 from gan import paths
-from gan.checkpoint import sha256
+from gan.checkpoint import load_generator
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 PAGES = ("generate", "arithmetic", "directions", "interpolate", "latent_map", "metrics", "workspace")
@@ -26,7 +26,7 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     gen = make_tiny_generator(root / "tiny_generator.pt", z_dim=Z_DIM)
     clf = make_tiny_classifier(root / "tiny_classifier.pt")
-    return {"gen": gen, "clf": clf, "sha": sha256(gen)[:12]}
+    return {"gen": gen, "clf": clf, "sha": load_generator(gen).checkpoint_id}
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_picker_lists_run_checkpoints(app_env, monkeypatch):
     # switching checkpoints re-renders the grid with the other model
     at.selectbox(key="app_ckpt").select(str(run_ckpt.resolve())).run()
     ok(at)
-    assert any(sha256(run_ckpt)[:12] in c.value for c in at.caption)
+    assert any(load_generator(run_ckpt).checkpoint_id in c.value for c in at.caption)
 
 
 # ----------------------------------------------------------------------------- Generate

@@ -197,13 +197,6 @@ def app_env(tiny, monkeypatch):
 
 
 def open_project_page() -> AppTest:
-    import os
-    if os.environ.get("PROJ_STANDALONE"):  # DEV ONLY
-        from explorer import state
-        at = AppTest.from_file(str(Path(APP).parent.parent / "pages" / "project.py"), default_timeout=120)
-        at.session_state[state.CKPT_KEY] = os.environ["GAN_CKPT"]
-        at.run()
-        return at
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.switch_page("../pages/project.py")
