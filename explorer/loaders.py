@@ -16,7 +16,7 @@ import streamlit as st
 from explorer.metrics_view import headline
 from gan import paths
 
-TRAIN_COMMAND = "python -m gan train --data synthetic:20000 --size 64 --steps 2000 --out runs/first"
+TRAIN_COMMAND = "python -m gan train --data synthetic:20000 --minutes 65 --out runs/default"
 CLASSIFIER_COMMAND = "python -m gan classifier train --data synthetic:20000 --out checkpoints/default_classifier.pt --minutes 4"
 
 

@@ -17,7 +17,6 @@ weights (metadata-only rewrites of the generator file, e.g. `evaluate` appending
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import sys
 import time
@@ -105,16 +104,6 @@ class Encoder:
         return z.cpu(), torch.sigmoid(c_logit).cpu()
 
 
-def weights_fingerprint(G: nn.Module) -> str:
-    """sha256 of a generator's weights (state-dict tensors in key order). Unlike the file's sha256 it survives
-    rewrites that only touch metadata (`python -m gan evaluate` appending to metrics_history, slim exports)."""
-    h = hashlib.sha256()
-    for k, v in sorted(G.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 # ----------------------------------------------------------------------------- training
 
 
@@ -195,7 +184,7 @@ def train_encoder(gen, tcfg: TrainConfig, width: int = EncoderConfig.width, log=
     return {
         "format_version": FORMAT_VERSION, "kind": "encoder", "model_config": asdict(mcfg), "train_config": tc,
         "attribute_names": list(gen.attribute_names), "model": {k: v.cpu() for k, v in net.state_dict().items()},
-        "generator": {"sha256": gen.sha256, "weights_sha256": weights_fingerprint(gen.G), "name": Path(gen.path).name,
+        "generator": {"sha256": gen.sha256, "weights_sha256": gen.weights_sha256, "name": Path(gen.path).name,
                       "step": int(gen.step),
                       "z_dim": int(gen.z_dim), "img_resolution": int(gen.img_resolution)},
         "metrics": metrics, "created": now_iso(), "code_version": code_version(),
@@ -208,7 +197,7 @@ def train_encoder(gen, tcfg: TrainConfig, width: int = EncoderConfig.width, log=
 def _made_for(made_for: dict, gen, fingerprint: str | None = None) -> bool:
     """Whether an encoder's `generator` record names this generator: same weights (file sha256 as a fallback)."""
     if made_for.get("weights_sha256"):
-        return made_for["weights_sha256"] == (fingerprint or weights_fingerprint(gen.G))
+        return made_for["weights_sha256"] == (fingerprint or gen.weights_sha256)
     return made_for.get("sha256") == gen.sha256
 
 
@@ -253,7 +242,7 @@ def default_encoder_for(loaded_generator, search: list[Path] | None = None) -> P
     `*encoder*.pt` under checkpoints/, the workspace and the runs folder. None when there is none."""
     roots = search if search is not None else [paths.CHECKPOINTS_DIR, paths.workspace_dir(), paths.runs_dir()]
     candidates = [paths.DEFAULT_ENCODER] + [p for r in roots if Path(r).is_dir() for p in sorted(Path(r).rglob("*encoder*.pt"))]
-    fingerprint = weights_fingerprint(loaded_generator.G)
+    fingerprint = loaded_generator.weights_sha256
     for p in dict.fromkeys(candidates):
         if not p.is_file():
             continue

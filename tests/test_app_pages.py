@@ -16,7 +16,7 @@ from gan import paths
 from gan.checkpoint import load_generator
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-PAGES = ("generate", "arithmetic", "directions", "interpolate", "latent_map", "metrics", "workspace")
+PAGES = ("generate", "arithmetic", "directions", "interpolate", "latent_map", "metrics", "trainer", "project", "workspace")
 Z_DIM = 16
 
 
