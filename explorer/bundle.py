@@ -31,7 +31,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from explorer.store import (MAX_NAME_LEN, LatentStore, StoreError, _now, check_name, check_npy_header)
+from explorer.store import (MAX_NAME_LEN, LatentStore, StoreError, _now, check_name, check_npy_header,
+                            read_capped)
 
 FORMAT = "gan-explorer-bundle"
 FORMAT_VERSION = 1
@@ -177,19 +178,7 @@ def import_bundle(store: LatentStore, file: str | os.PathLike | bytes | BinaryIO
     """Merge a bundle into `store`. Everything is read and checked first, then written in one
     transaction: a malformed bundle raises StoreError and leaves the store untouched."""
     # Read the bytes (capped).
-    if isinstance(file, (str, os.PathLike)):
-        try:
-            if os.path.getsize(file) > MAX_BUNDLE_BYTES:
-                raise StoreError(f"the bundle is larger than {MAX_BUNDLE_BYTES // 2**20} MB")
-            data = Path(file).read_bytes()
-        except OSError as e:
-            raise StoreError(f"cannot read {file}: {e}") from None
-    elif isinstance(file, (bytes, bytearray, memoryview)):
-        data = bytes(file)
-    else:
-        data = file.read(MAX_BUNDLE_BYTES + 1)
-    if len(data) > MAX_BUNDLE_BYTES:
-        raise StoreError(f"the bundle is larger than {MAX_BUNDLE_BYTES // 2**20} MB")
+    data = read_capped(file, MAX_BUNDLE_BYTES, "bundle")
     r = _Reader(data)
 
     # Parse and check the manifest.

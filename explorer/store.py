@@ -561,16 +561,12 @@ class LatentStore:
         return self._write(lambda conn: self._insert_rows(conn, self._collection_id(conn, name, create=True), rows))
 
 
-def read_npz_safely(file: str | os.PathLike | bytes | BinaryIO, max_bytes: int | None = None,
-                    max_uncompressed: int | None = None) -> dict[str, np.ndarray]:
-    """Load every array of an .npz without pickle, with size caps on the file and on its decompressed contents
-    (defaults MAX_NPZ_BYTES / MAX_NPZ_UNCOMPRESSED)."""
-    max_bytes = MAX_NPZ_BYTES if max_bytes is None else max_bytes
-    max_uncompressed = MAX_NPZ_UNCOMPRESSED if max_uncompressed is None else max_uncompressed
+def read_capped(file, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a path, bytes object or file-like upload, refusing more than `max_bytes` (StoreError)."""
     if isinstance(file, (str, os.PathLike)):
         try:
             if os.path.getsize(file) > max_bytes:
-                raise StoreError(f"the file is larger than {max_bytes // 2**20} MB")
+                raise StoreError(f"the {what} is larger than {max_bytes // 2**20} MB")
             data = Path(file).read_bytes()
         except OSError as e:
             raise StoreError(f"cannot read {file}: {e}") from None
@@ -579,7 +575,17 @@ def read_npz_safely(file: str | os.PathLike | bytes | BinaryIO, max_bytes: int |
     else:
         data = file.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise StoreError(f"the file is larger than {max_bytes // 2**20} MB")
+        raise StoreError(f"the {what} is larger than {max_bytes // 2**20} MB")
+    return data
+
+
+def read_npz_safely(file: str | os.PathLike | bytes | BinaryIO, max_bytes: int | None = None,
+                    max_uncompressed: int | None = None) -> dict[str, np.ndarray]:
+    """Load every array of an .npz without pickle, with size caps on the file and on its decompressed contents
+    (defaults MAX_NPZ_BYTES / MAX_NPZ_UNCOMPRESSED)."""
+    max_bytes = MAX_NPZ_BYTES if max_bytes is None else max_bytes
+    max_uncompressed = MAX_NPZ_UNCOMPRESSED if max_uncompressed is None else max_uncompressed
+    data = read_capped(file, max_bytes, "file")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
