@@ -26,13 +26,13 @@ import json
 import os
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from explorer.store import (MAX_NAME_LEN, LatentStore, StoreError, _now, check_name, check_npy_header,
                             read_capped)
+from gan.atomic import atomic_write
 
 FORMAT = "gan-explorer-bundle"
 FORMAT_VERSION = 1
@@ -102,10 +102,8 @@ def export_bundle(store: LatentStore, path_or_buffer: str | os.PathLike | Binary
         for k, v in members.items():
             zf.writestr(k, v)
     if isinstance(path_or_buffer, (str, os.PathLike)):
-        p = Path(path_or_buffer)
-        tmp = p.with_name(p.name + f".tmp{os.getpid()}")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, p)
+        with atomic_write(path_or_buffer) as f:
+            f.write(buf.getvalue())
     else:
         path_or_buffer.write(buf.getvalue())
     return manifest

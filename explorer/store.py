@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
 
+from gan.atomic import atomic_write
 from gan.paths import store_path
 
 MAX_NAME_LEN = 200  # characters in a collection / direction / setting name
@@ -523,10 +524,8 @@ class LatentStore:
         np.savez(buf, z=s.z, c=s.c, attribute_names=np.array(s.attribute_names, dtype=np.str_).reshape(-1),
                  seeds=s.seeds, indices=s.indices, checkpoint=np.array(ckpts[0], dtype=np.str_))
         if isinstance(path_or_buffer, (str, os.PathLike)):
-            p = Path(path_or_buffer)
-            tmp = p.with_name(p.name + f".tmp{os.getpid()}")
-            tmp.write_bytes(buf.getvalue())
-            os.replace(tmp, p)  # atomic: a reader never sees half a file
+            with atomic_write(path_or_buffer) as f:
+                f.write(buf.getvalue())
         else:
             path_or_buffer.write(buf.getvalue())
         return len(s)

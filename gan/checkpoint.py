@@ -10,7 +10,6 @@ import glob
 import hashlib
 import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gan.atomic import atomic_write
 from gan.conditions import LabelDistribution
 from gan.models import ARCHITECTURE_FIELDS, Generator, ModelConfig
 
@@ -63,32 +63,18 @@ def sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write `payload` to `path` atomically: temp file in the same folder, fsync, os.replace.
 
     A crash at any moment leaves either the previous file or the new one, never half of one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            try:
-                torch.save(payload, f)
-            except RuntimeError as e:  # torch's zip writer hides a failed write (disk full) behind its own error
-                if isinstance(e.__context__, OSError):
-                    raise e.__context__ from None
-                raise
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        try:
+            torch.save(payload, f)
+        except RuntimeError as e:  # torch's zip writer hides a failed write (disk full) behind its own error
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            raise
     _remove_orphan_temps(path)
     return path
 

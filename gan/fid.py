@@ -18,7 +18,6 @@ import functools
 import importlib.util
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gan.atomic import atomic_write
 from gan.paths import workspace_dir
 
 INCEPTION_SIZE = 299
@@ -288,16 +288,9 @@ def real_statistics(cache, n: int, extractor: InceptionFeatures | None = None, b
     feats = extract_features(extractor, cache.images[rows], batch=batch, progress=progress)
     mu, sigma = feature_stats(feats)
     attrs = np.asarray(cache.attrs[rows], np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stats-", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, mu=mu, sigma=sigma, feats=feats, attrs=attrs, indices=rows,
+    with atomic_write(path) as f:
+        np.savez(f, mu=mu, sigma=sigma, feats=feats, attrs=attrs, indices=rows,
                  fingerprint=np.str_(cache.fingerprint), source=np.str_(extractor.source))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return RealStats(mu, sigma, feats, attrs, rows, cache.fingerprint, extractor.source, path, False)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from gan import crop as cropping
+from gan.atomic import atomic_write
 from gan.attributes import check_names
 from gan.cache import CacheError, FaceCache, write_cache
 from gan.imagefiles import DatasetError, ImageFileError, LabeledImages, Problems, open_image
@@ -227,10 +227,9 @@ def _process_chunk(src: _Source, start: int, stop: int, on_item=None) -> dict[st
 
 def _save_chunk(partial: Path, index: int, result: dict[str, Any]) -> None:
     """Write one finished chunk atomically (temp name + rename) so a crash never leaves half a chunk."""
-    tmp = partial / f".chunk_{index:05d}.tmp.npz"
-    np.savez(tmp, images=result["images"], attrs=result["attrs"], keep=result["keep"],
-             skipped=np.array(json.dumps(result["skipped"])))
-    os.replace(tmp, partial / f"chunk_{index:05d}.npz")
+    with atomic_write(partial / f"chunk_{index:05d}.npz") as f:
+        np.savez(f, images=result["images"], attrs=result["attrs"], keep=result["keep"],
+                 skipped=np.array(json.dumps(result["skipped"])))
 
 
 def _load_chunk(partial: Path, index: int) -> dict[str, Any] | None:

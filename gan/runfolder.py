@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from gan.atomic import atomic_write
 
 STATES = ("running", "finished", "stopped", "failed")
 
@@ -34,17 +35,8 @@ def _clean(x: Any) -> Any:
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write JSON to `path` via a temp file in the same folder + fsync + os.replace."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_clean(obj), f, indent=2, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(json.dumps(_clean(obj), indent=2, default=str).encode())
 
 
 def read_json(path: str | Path, default: Any = None) -> Any:
@@ -103,14 +95,8 @@ class RunFolder:
         """Write samples_{step}.png atomically (temp file + rename), so readers never see half a PNG."""
         if not self.enabled:
             return
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".samples-", suffix=".png")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                image.save(f, format="PNG")
-            os.replace(tmp, self.sample_path(step))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.sample_path(step)) as f:
+            image.save(f, format="PNG")
 
     def write_config(self, config: dict) -> None:
         if self.enabled:
