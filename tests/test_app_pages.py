@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -34,11 +33,7 @@ def app_env(tiny, monkeypatch):
     """Point the app at the tiny checkpoint (conftest already isolates workspace, runs and store); fresh caches."""
     monkeypatch.setenv("GAN_CKPT", str(tiny["gen"]))
     monkeypatch.setenv("GAN_CLASSIFIER", str(tiny["clf"]))
-    st.cache_data.clear()
-    st.cache_resource.clear()
     yield tiny
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def open_page(name: str, at: AppTest | None = None) -> AppTest:
@@ -91,8 +86,6 @@ def test_page_opens_with_content(app_env, page):
 def test_no_checkpoint_explains_how_to_train(monkeypatch, tmp_path):
     monkeypatch.delenv("GAN_CKPT", raising=False)
     monkeypatch.setattr(paths, "DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
-    st.cache_data.clear()
-    st.cache_resource.clear()
     for page in ("generate", "interpolate", "metrics"):
         at = open_page(page)
         ok(at)
@@ -104,8 +97,6 @@ def test_broken_checkpoint_is_not_offered(monkeypatch, tmp_path):
     bad.write_bytes(b"not a checkpoint")
     monkeypatch.setenv("GAN_CKPT", str(bad))
     monkeypatch.setattr(paths, "DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
-    st.cache_data.clear()
-    st.cache_resource.clear()
     at = open_page("generate")
     ok(at)
     assert any("No generator checkpoint" in w.value for w in at.sidebar.warning)

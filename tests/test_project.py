@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -189,11 +188,7 @@ def test_cli_writes_images_and_latents_and_refuses_non_images(tiny, tmp_path, ca
 def app_env(tiny, monkeypatch):
     monkeypatch.setenv("GAN_CKPT", str(tiny["gen"]))
     monkeypatch.setenv("GAN_CLASSIFIER", str(tiny["clf"]))
-    st.cache_data.clear()
-    st.cache_resource.clear()
     yield tiny
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def open_project_page() -> AppTest:

@@ -152,15 +152,11 @@ def test_app_offers_no_hostile_checkpoint_and_runs_none(good, tmp_path, monkeypa
     outside.mkdir()
     (outside / "g.pt").write_bytes(data)
     (runs / "escape" / "checkpoint.pt").symlink_to(outside / "g.pt")
-    try:
-        at = _app(monkeypatch, None)
-        assert not at.exception, [e.value for e in at.exception]
-        assert any("No generator checkpoint" in w.value for w in at.sidebar.warning)
-        assert any("python -m gan train" in i.value for i in at.info)
-        assert not marker.exists()
-    finally:
-        st.cache_data.clear()
-        st.cache_resource.clear()
+    at = _app(monkeypatch, None)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("No generator checkpoint" in w.value for w in at.sidebar.warning)
+    assert any("python -m gan train" in i.value for i in at.info)
+    assert not marker.exists()
 
 
 def test_app_says_what_is_wrong_with_a_forged_checkpoint_and_stays_usable(good, tmp_path, monkeypatch):
@@ -169,18 +165,14 @@ def test_app_says_what_is_wrong_with_a_forged_checkpoint_and_stays_usable(good, 
     runs = paths.runs_dir()
     (runs / "forged").mkdir(parents=True)
     _forge(good, runs / "forged" / "checkpoint.pt", model_config={**load_checkpoint(good)["model_config"], "ngf": 16})
-    try:
-        at = _app(monkeypatch, runs / "forged" / "checkpoint.pt")
-        assert not at.exception, [e.value for e in at.exception]
-        assert at.error and "Cannot load checkpoint" in at.error[0].value and "do not fit" in at.error[0].value
-        (runs / "good").mkdir()
-        (runs / "good" / "checkpoint.pt").write_bytes(good.read_bytes())
-        st.cache_data.clear()
-        at.run()
-        picker = at.sidebar.selectbox[0]
-        picker.select(str((runs / "good" / "checkpoint.pt").resolve())).run()
-        assert not at.exception and not at.error
-        assert list(at.get("image")), "faces render from the good checkpoint"
-    finally:
-        st.cache_data.clear()
-        st.cache_resource.clear()
+    at = _app(monkeypatch, runs / "forged" / "checkpoint.pt")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and "Cannot load checkpoint" in at.error[0].value and "do not fit" in at.error[0].value
+    (runs / "good").mkdir()
+    (runs / "good" / "checkpoint.pt").write_bytes(good.read_bytes())
+    st.cache_data.clear()
+    at.run()
+    picker = at.sidebar.selectbox[0]
+    picker.select(str((runs / "good" / "checkpoint.pt").resolve())).run()
+    assert not at.exception and not at.error
+    assert list(at.get("image")), "faces render from the good checkpoint"

@@ -389,10 +389,8 @@ def test_damaged_run_folders_are_listed_as_failed_not_a_crash(monkeypatch):
     assert {r.state for r in runs} <= {"failed", "finished"}
     assert not jobs.active_runs()  # none of them blocks a new start
     # The Trainer page lists them and shows each one's panel without a traceback.
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    st.cache_data.clear()
     at = AppTest.from_file(str(REPO / "explorer" / "app.py"), default_timeout=120)
     at.switch_page("../pages/trainer.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -403,7 +401,6 @@ def test_damaged_run_folders_are_listed_as_failed_not_a_crash(monkeypatch):
 
 
 def test_a_store_file_that_is_not_a_database_is_a_message_and_other_pages_still_work(tmp_path, monkeypatch):
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     from explorer.demo import make_tiny_generator
@@ -416,15 +413,9 @@ def test_a_store_file_that_is_not_a_database_is_a_message_and_other_pages_still_
         LatentStore()
     monkeypatch.setenv("GAN_CKPT", str(make_tiny_generator(tmp_path / "g.pt")))
     monkeypatch.setenv("GAN_CLASSIFIER", str(tmp_path / "none.pt"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    try:
-        at = AppTest.from_file(str(REPO / "explorer" / "app.py"), default_timeout=120)
-        at.run()
-        assert not at.exception and list(at.get("image")), "Generate works without the store"
-        at.switch_page("../pages/workspace.py").run()
-        assert not at.exception, [e.value for e in at.exception]
-        assert any("Cannot open the latent store" in e.value for e in at.error)
-    finally:
-        st.cache_data.clear()
-        st.cache_resource.clear()
+    at = AppTest.from_file(str(REPO / "explorer" / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception and list(at.get("image")), "Generate works without the store"
+    at.switch_page("../pages/workspace.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Cannot open the latent store" in e.value for e in at.error)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from explorer import jobs
@@ -91,11 +90,7 @@ def test_unstorable_names_are_refused_for_directions_and_settings(tmp_path, bad)
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_CKPT", str(make_tiny_generator(tmp_path / "tiny.pt")))
     monkeypatch.setenv("GAN_CLASSIFIER", str(tmp_path / "none.pt"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
     yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def test_app_save_form_stores_hostile_names_verbatim_and_refuses_a_10000_character_one(app):

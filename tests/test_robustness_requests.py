@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -77,21 +76,15 @@ def test_generate_page_warns_on_an_impossible_combination(tmp_path, monkeypatch)
     save_checkpoint(path, ck)
     monkeypatch.setenv("GAN_CKPT", str(path))
     monkeypatch.setenv("GAN_CLASSIFIER", str(tmp_path / "none.pt"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    try:
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.run()
-        assert not at.warning
-        at.radio(key="gen_attr_Eyeglasses").set_value("on")
-        at.radio(key="gen_attr_Male").set_value("off")
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        assert any("No training face has exactly this combination" in w.value for w in at.warning)
-        assert list(at.get("image")), "the faces are still drawn"
-    finally:
-        st.cache_data.clear()
-        st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.warning
+    at.radio(key="gen_attr_Eyeglasses").set_value("on")
+    at.radio(key="gen_attr_Male").set_value("off")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("No training face has exactly this combination" in w.value for w in at.warning)
+    assert list(at.get("image")), "the faces are still drawn"
 
 
 def test_nan_latents_are_refused_by_the_store_and_by_generation(tmp_path):

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from explorer import jobs
@@ -22,8 +21,6 @@ def page(monkeypatch):
     """The app opened on the Trainer page (fresh caches); every run it started is killed afterwards."""
     monkeypatch.setenv("GAN_THREADS", "1")
     monkeypatch.delenv("GAN_CKPT", raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=60)
     at.switch_page("../pages/trainer.py")
     at.run()
@@ -34,8 +31,6 @@ def page(monkeypatch):
             if pid and jobs.pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
     jobs.terminate_all(timeout_s=5)
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def ok(at: AppTest) -> None:
