@@ -30,9 +30,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from explorer.store import (MAX_NAME_LEN, LatentStore, StoreError, _now, check_name, check_npy_header,
+from explorer.store import (MAX_NAME_LEN, LatentStore, StoreError, check_name, check_npy_header,
                             read_capped)
 from gan.atomic import atomic_write
+from gan.records import now_iso
 
 FORMAT = "gan-explorer-bundle"
 FORMAT_VERSION = 1
@@ -93,7 +94,7 @@ def export_bundle(store: LatentStore, path_or_buffer: str | os.PathLike | Binary
                      "checkpoint_id": d.checkpoint_id, "target_attribute": d.target_attribute,
                      "meta": d.meta, "z_dim": int(d.vector.shape[0])})
         checkpoints.add(d.checkpoint_id)
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": _now(),
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": now_iso(),
                 "checkpoints": sorted(checkpoints), "collections": cols, "parts": parts, "directions": dirs,
                 "settings": store.all_settings() if include_settings else {}}
     buf = io.BytesIO()
@@ -246,7 +247,7 @@ def import_bundle(store: LatentStore, file: str | os.PathLike | bytes | BinaryIO
             new = report.collections[name] = _unique(name, taken)
             taken.add(new)
             cids[name] = conn.execute("INSERT INTO collections (name, note, created) VALUES (?, ?, ?)",
-                                      (new, note, _now())).lastrowid
+                                      (new, note, now_iso())).lastrowid
         for name, rows in latent_rows:
             report.latents += len(store._insert_rows(conn, cids[name], rows))
         dtaken = {row[0] for row in conn.execute("SELECT name FROM directions")}

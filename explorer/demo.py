@@ -12,7 +12,8 @@ DEMO_ATTRIBUTES = ("Eyeglasses", "Male", "Smiling", "Young")
 def make_tiny_generator(path: str | Path, names: tuple[str, ...] = DEMO_ATTRIBUTES, size: int = 32, z_dim: int = 16,
                         ngf: int = 8, seed: int = 0) -> Path:
     """Write a freshly initialised generator checkpoint (format of gan.checkpoint) with a made-up label table."""
-    from gan.checkpoint import code_version, now_iso, save_checkpoint
+    from gan.checkpoint import code_version, save_checkpoint
+    from gan.records import now_iso
     from gan.models import ModelConfig, build_networks
 
     torch.manual_seed(seed)
@@ -43,7 +44,8 @@ def make_tiny_classifier(path: str | Path, names: tuple[str, ...] = DEMO_ATTRIBU
     """Write a freshly initialised attribute classifier checkpoint (format of gan.classifier)."""
     from dataclasses import asdict
 
-    from gan.checkpoint import code_version, now_iso, save_checkpoint
+    from gan.checkpoint import code_version, save_checkpoint
+    from gan.records import now_iso
     from gan.classifier import ClassifierConfig, ClassifierNet
 
     torch.manual_seed(seed)

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from gan import paths
-from gan.runfolder import STATES, read_json, write_json_atomic
+from gan.records import read_json, write_json_atomic
+from gan.runfolder import STATES
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 LOG_NAME = "log.txt"

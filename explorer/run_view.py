@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import jobs
-from gan.runfolder import read_jsonl
+from gan.records import read_jsonl
 
 STATE_ICONS = {"running": ":material/autorenew:", "finished": ":material/check_circle:",
                "stopped": ":material/pause_circle:", "failed": ":material/error:"}

@@ -22,7 +22,6 @@ import sqlite3
 import time
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
@@ -30,6 +29,7 @@ import numpy as np
 
 from gan.atomic import atomic_write
 from gan.paths import store_path
+from gan.records import now_iso
 
 MAX_NAME_LEN = 200  # characters in a collection / direction / setting name
 MAX_NOTE_LEN = 10_000
@@ -127,10 +127,6 @@ class DirectionInfo:
 
 
 # ----------------------------------------------------------------------------- validation helpers
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
 
 def check_name(name: Any, what: str = "name", max_len: int = MAX_NAME_LEN) -> str:
     """Return `name` unchanged if it is storable, else raise StoreError saying why."""
@@ -297,7 +293,7 @@ class LatentStore:
         else:
             check_name(collection, "collection name")
             if create:
-                conn.execute("INSERT OR IGNORE INTO collections (name, note, created) VALUES (?, '', ?)", (collection, _now()))
+                conn.execute("INSERT OR IGNORE INTO collections (name, note, created) VALUES (?, '', ?)", (collection, now_iso()))
             row = conn.execute("SELECT id FROM collections WHERE name = ?", (collection,)).fetchone()
         if row is None:
             raise StoreError(f"no collection {collection!r}")
@@ -313,7 +309,7 @@ class LatentStore:
             if conn.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
                 raise StoreError(f"a collection named {name!r} already exists")
             return int(conn.execute("INSERT INTO collections (name, note, created) VALUES (?, ?, ?)",
-                                    (name, note or "", _now())).lastrowid)
+                                    (name, note or "", now_iso())).lastrowid)
         return self._write(fn)
 
     def get_or_create_collection(self, name: str) -> int:
@@ -371,7 +367,7 @@ class LatentStore:
         metas = [_json(m or {}, "meta") for m in (meta if meta is not None else [None] * n)]
         if len(metas) != n:
             raise StoreError(f"{len(metas)} meta entries for {n} latents")
-        now = _now()
+        now = now_iso()
         return [(z[i].tobytes(), c[i].tobytes(), names_json, checkpoint_id, seeds_l[i], idx_l[i], thumbs[i], now, metas[i])
                 for i in range(n)]
 
@@ -453,7 +449,7 @@ class LatentStore:
         if target_attribute is not None:
             check_name(target_attribute, "target attribute")
         return (name, v[0].tobytes(), method, _json([str(s) for s in source_collections or []], "source_collections"),
-                checkpoint_id, target_attribute, _now(), _json(meta or {}, "meta"))
+                checkpoint_id, target_attribute, now_iso(), _json(meta or {}, "meta"))
 
     @staticmethod
     def _insert_direction(conn: sqlite3.Connection, row: tuple, overwrite: bool) -> int:

@@ -12,7 +12,6 @@ import os
 import pickle
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +47,6 @@ def code_version() -> str:
     except OSError:
         pass
     return "unknown"
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def sha256(path: str | Path) -> str:

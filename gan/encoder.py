@@ -29,7 +29,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from gan import paths
-from gan.checkpoint import FORMAT_VERSION, CheckpointError, code_version, load_checkpoint, now_iso, save_checkpoint
+from gan.checkpoint import FORMAT_VERSION, CheckpointError, code_version, load_checkpoint, save_checkpoint
+from gan.records import now_iso
 
 # ----------------------------------------------------------------------------- network
 

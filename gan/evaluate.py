@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -20,7 +19,9 @@ from typing import Callable
 import numpy as np
 
 from gan import paths
-from gan.checkpoint import CheckpointError, load_checkpoint, load_generator, now_iso, save_checkpoint
+from gan.checkpoint import CheckpointError, load_checkpoint, load_generator, save_checkpoint
+from gan.records import jsonable, now_iso
+from gan.runfolder import RunFolder
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -174,7 +175,7 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
         seconds["flip"] = time.perf_counter() - clock - sum(seconds.values())
     result["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
 
-    result = _jsonable(result)
+    result = jsonable(result)
     if append:
         record(path, result, cfg)
     return result
@@ -183,29 +184,13 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
 def record(path: Path, result: dict, cfg: EvalConfig) -> dict:
     """Append {date, settings, metrics} to the checkpoint's metrics_history (atomic rewrite) and, when the
     checkpoint sits in a run folder, one JSON line to its metrics.jsonl."""
-    entry = {"date": now_iso(), "kind": "evaluate", "settings": _jsonable(asdict(cfg)), "metrics": result}
+    entry = {"date": now_iso(), "kind": "evaluate", "settings": jsonable(asdict(cfg)), "metrics": result}
     ckpt = load_checkpoint(path)
     ckpt["metrics_history"] = list(ckpt.get("metrics_history", [])) + [entry]
     save_checkpoint(path, ckpt)
     if (path.parent / "status.json").exists():
-        with open(path.parent / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(entry) + "\n")
+        RunFolder(path.parent).append_metrics(entry)
     return entry
-
-
-def _jsonable(x):
-    """Plain JSON values (NaN → None), so the result fits json.dumps and torch.load(weights_only=True)."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return None if math.isnan(float(x)) else float(x)
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    return x
 
 
 # ----------------------------------------------------------------------------- printing

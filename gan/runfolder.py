@@ -6,61 +6,15 @@ events and metrics are appended one JSON line at a time.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from gan.atomic import atomic_write
+from gan.records import jsonable, now_iso, read_json, read_jsonl, write_json_atomic
 
 STATES = ("running", "finished", "stopped", "failed")
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _clean(x: Any) -> Any:
-    """JSON-safe copy: non-finite floats become None (JSON has no NaN)."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
-
-
-def write_json_atomic(path: str | Path, obj: Any) -> None:
-    """Write JSON to `path` via a temp file in the same folder + fsync + os.replace."""
-    with atomic_write(path) as f:
-        f.write(json.dumps(_clean(obj), indent=2, default=str).encode())
-
-
-def read_json(path: str | Path, default: Any = None) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return default
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    """All complete records of a JSON-lines file (a torn last line, or a line that is not an object, is skipped)."""
-    out = []
-    try:
-        with open(path, errors="replace") as f:
-            for line in f:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict):
-                    out.append(record)
-    except OSError:
-        pass
-    return out
 
 
 class RunFolder:
@@ -120,7 +74,7 @@ class RunFolder:
         if not self.enabled:
             return
         with open(path, "a") as f:
-            f.write(json.dumps(_clean(record), default=str) + "\n")
+            f.write(json.dumps(jsonable(record), default=str) + "\n")
 
     def append_event(self, record: dict) -> None:
         """One line in events.jsonl (`step`, `time`, scalars under slash names, guard actions)."""

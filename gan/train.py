@@ -25,12 +25,13 @@ from gan import losses, paths
 from gan.attributes import check_names
 from gan.batches import Batches
 from gan.checkpoint import (FORMAT_VERSION, CheckpointError, check_compatible, code_version, load_checkpoint,
-                            now_iso, save_checkpoint)
+                            save_checkpoint)
 from gan.conditions import LabelDistribution
 from gan.device import configure_threads, pick_device, seed_everything
 from gan.generate import generate_images, image_grid, sample_z
 from gan.guard import CollapseGuard, GuardConfig, _finite
 from gan.models import ModelConfig, build_networks
+from gan.records import now_iso
 from gan.runfolder import RunFolder
 
 
