@@ -15,16 +15,17 @@ import numpy as np
 import torch
 
 from bench.report import machine_line, write_section
-from gan import fid, paths
+from gan import paths
 from gan.generate import generate_images, sample_z
+from gan.metrics import fid
 
 
 def _generator(ckpt: str):
     """The checkpoint's G_ema, or (when there is none) a randomly initialised one — timing does not depend on weights."""
     from gan.checkpoint import load_generator
     from gan.conditions import LabelDistribution
+    from gan.data.synthetic import SYNTHETIC_ATTRIBUTES
     from gan.models import Generator, ModelConfig
-    from gan.synthetic import SYNTHETIC_ATTRIBUTES
 
     try:
         return load_generator(ckpt), f"`{ckpt}`"
@@ -54,7 +55,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from gan.prepare import open_source
+    from gan.data.prepare import open_source
 
     loaded, gen_desc = _generator(args.ckpt)
     cache = open_source(args.data or loaded.dataset.get("source") or "synthetic:20000", size=int(loaded.dataset.get("size") or 64))

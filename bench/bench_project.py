@@ -70,9 +70,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from gan.checkpoint import load_generator
-    from gan.classifier import default_classifier_for, load_classifier
+    from gan.data.prepare import open_source
     from gan.encoder import default_encoder_for, load_encoder
-    from gan.prepare import open_source
+    from gan.metrics.classifier import default_classifier_for, load_classifier
 
     gen = load_generator(args.ckpt)
     enc_path = default_encoder_for(gen) if args.encoder == "auto" else (None if args.encoder == "none" else args.encoder)

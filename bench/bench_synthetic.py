@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from bench.report import machine_line, write_section
-from gan.synthetic import contact_sheet, render_batch
+from gan.data.synthetic import contact_sheet, render_batch
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -15,7 +15,7 @@ def classifier_names(clf) -> tuple[str, ...]:
 
 def classify(clf, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """P(attribute) (N, K_clf) float32 for (N, H, W, 3) uint8 images."""
-    from gan.metrics import classify_uint8
+    from gan.metrics.conditioning import classify_uint8
 
     cols = list(range(len(classifier_names(clf))))
     return classify_uint8(clf, np.asarray(images, np.uint8), cols, batch=batch)[0].astype(np.float32)

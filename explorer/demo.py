@@ -29,7 +29,7 @@ def make_tiny_generator(path: str | Path, names: tuple[str, ...] = DEMO_ATTRIBUT
                     "label_frequencies": {n: float(f) for n, f in zip(names, attrs.mean(0))}},
         "label_rows": torch.from_numpy(rows), "label_counts": torch.from_numpy(counts.astype(np.int64)),
         "G": G.state_dict(), "G_ema": G.state_dict(), "D": D.state_dict(), "step": 0, "rng": {},
-        "metrics_history": [  # two made-up evaluations in gan.evaluate's entry format, so history charts draw
+        "metrics_history": [  # two made-up evaluations in gan.metrics.evaluate's entry format, so history charts draw
             {"date": now_iso(), "kind": "evaluate", "settings": {"n": 200},
              "metrics": {"step": s, "attr_balanced_accuracy_mean": b, "attr_f1_macro": b - 0.05, "fid": f, "fid_n": 200,
                          "fid_real_n": 200, "proxy_fd_classifier": f / 100}}
@@ -41,12 +41,12 @@ def make_tiny_generator(path: str | Path, names: tuple[str, ...] = DEMO_ATTRIBUT
 
 def make_tiny_classifier(path: str | Path, names: tuple[str, ...] = DEMO_ATTRIBUTES, input_size: int = 32,
                          width: int = 4, seed: int = 0) -> Path:
-    """Write a freshly initialised attribute classifier checkpoint (format of gan.classifier)."""
+    """Write a freshly initialised attribute classifier checkpoint (format of gan.metrics.classifier)."""
     from dataclasses import asdict
 
     from gan.checkpoint import code_version, save_checkpoint
     from gan.records import now_iso
-    from gan.classifier import ClassifierConfig, ClassifierNet
+    from gan.metrics.classifier import ClassifierConfig, ClassifierNet
 
     torch.manual_seed(seed)
     cfg = ClassifierConfig(input_size=input_size, width=width, c_dim=len(names))

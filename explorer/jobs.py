@@ -94,9 +94,9 @@ def run_path(name: str) -> Path:
 # ----------------------------------------------------------------------------- the command line
 
 def train_command(settings: dict[str, Any], out: Path, resume: bool = False) -> list[str]:
-    """[python, -m, gan, train, …] for TrainConfig field values (names as in gan.train.OPTIONS, "model.x" for the
+    """[python, -m, gan, train, …] for TrainConfig field values (names as in gan.train_cli.OPTIONS, "model.x" for the
     network); flags come from the trainer's own option table, so there is one list of options."""
-    from gan.train import OPTIONS
+    from gan.train_cli import OPTIONS
 
     flags = {name: (flag, typ) for flag, name, typ, _ in OPTIONS}
     unknown = sorted(set(settings) - set(flags) - {"out", "resume", "progress"})

@@ -1,7 +1,7 @@
 """Every Streamlit cache of the app: models (st.cache_resource, keyed on path + mtime) and pure results (st.cache_data).
 
 Environment: GAN_CKPT picks the initial generator checkpoint, GAN_CLASSIFIER the attribute classifier
-(default: gan.classifier.default_classifier_for the generator), GAN_STORE / GAN_WORKSPACE / GAN_RUNS_DIR the user data
+(default: gan.metrics.classifier.default_classifier_for the generator), GAN_STORE / GAN_WORKSPACE / GAN_RUNS_DIR the user data
 (see gan.paths). Cached models are shared by every session: they are only ever called, never changed.
 """
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _classifier_for(gen_path: str, gen_mtime: float, env: str) -> str:
     """Path of the classifier to judge this generator with: GAN_CLASSIFIER, else one that reads all its attributes."""
     if env:
         return str(Path(env).expanduser().resolve()) if Path(env).expanduser().is_file() else ""
-    from gan.classifier import default_classifier_for
+    from gan.metrics.classifier import default_classifier_for
 
     found = default_classifier_for(_generator(gen_path, gen_mtime))
     return str(found) if found else ""
@@ -123,7 +123,7 @@ def classifier_key(gen_path: str, gen_mtime: float) -> tuple[str, float]:
 
 @st.cache_resource(show_spinner="Loading attribute classifier…", max_entries=2)
 def _classifier(path: str, mtime: float):
-    from gan.classifier import load_classifier
+    from gan.metrics.classifier import load_classifier
 
     return load_classifier(path, device="cpu")
 

@@ -1,4 +1,4 @@
-"""Metrics page helpers: progress-bar runner, history grouping, FID/KID/cFID via gan.evaluate, result tables."""
+"""Metrics page helpers: progress-bar runner, history grouping, FID/KID/cFID via gan.metrics.evaluate, result tables."""
 from __future__ import annotations
 
 from typing import Callable
@@ -22,7 +22,7 @@ def run_with_progress(fn: Callable[[Callable[[str, int, int], None]], dict], lab
 
 
 def flatten_history(history: list[dict]) -> list[dict]:
-    """metrics_history entries ({date, kind, settings, metrics: {...}} from gan.evaluate, or flat dicts) as flat
+    """metrics_history entries ({date, kind, settings, metrics: {...}} from gan.metrics.evaluate, or flat dicts) as flat
     dicts of numbers with their training step, in order."""
     out = []
     for i, entry in enumerate(history or []):
@@ -64,9 +64,9 @@ def history_groups(flat: list[dict]) -> dict[str, list[str]]:
 
 def evaluate_distances(ckpt_path: str, n_gen: int, n_real: int, classifier_path: str, record: bool,
                        progress: Callable[[str, int, int], None]) -> dict:
-    """FID, KID, conditional FID and the classifier proxy of a checkpoint (gan.evaluate.evaluate_checkpoint);
+    """FID, KID, conditional FID and the classifier proxy of a checkpoint (gan.metrics.evaluate.evaluate_checkpoint);
     the conditioning images double as the FID's generated set. record=True appends to metrics_history."""
-    from gan.evaluate import evaluate_checkpoint
+    from gan.metrics.evaluate import evaluate_checkpoint
 
     return evaluate_checkpoint(ckpt_path, classifier=classifier_path or None, progress=progress, append=record,
                                n=n_gen, fid=True, kid=True, cfid=True, fid_n=n_gen, fid_real_n=n_real, proxy=True)

@@ -201,10 +201,10 @@ def _live_metrics(info: jobs.RunInfo) -> None:
     if not info.has_checkpoint:
         return
     if st.button("Evaluate latest checkpoint", key="trn_eval", icon=":material/monitoring:",
-                 help="Attribute accuracy of 200 generated faces and the classifier-feature proxy (gan.evaluate); "
+                 help="Attribute accuracy of 200 generated faces and the classifier-feature proxy (gan.metrics.evaluate); "
                       "the result is appended to metrics.jsonl and the checkpoint's history."):
         from explorer.metrics_view import run_with_progress
-        from gan.evaluate import evaluate_checkpoint
+        from gan.metrics.evaluate import evaluate_checkpoint
 
         out = run_with_progress(lambda p: evaluate_checkpoint(info.checkpoint, progress=p, n=200, proxy=True),
                                 "evaluate")

@@ -7,11 +7,11 @@ import sys
 
 # command → module exposing `add_cli(subparsers)`; the parser it adds sets `func(args) -> int`.
 COMMANDS = {
-    "prepare": "gan.prepare",
-    "train": "gan.train",
+    "prepare": "gan.data.prepare",
+    "train": "gan.train_cli",
     "generate": "gan.generate",
-    "classifier": "gan.classifier",
-    "evaluate": "gan.evaluate",
+    "classifier": "gan.metrics.classifier",
+    "evaluate": "gan.metrics.evaluate",
     "encoder": "gan.encoder",
     "project": "gan.project",
     "export": "gan.checkpoint",

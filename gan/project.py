@@ -37,10 +37,10 @@ import torch
 from PIL import Image
 
 from gan import paths
-from gan.imagefiles import DEFAULT_MAX_PIXELS, ImageFileError, open_image
+from gan.data.imagefiles import DEFAULT_MAX_PIXELS, ImageFileError, open_image
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024     # uploads / files larger than this are refused before decoding
-MAX_PHOTO_PIXELS = DEFAULT_MAX_PIXELS  # decoded size cap (checked from the header, see gan.imagefiles)
+MAX_PHOTO_PIXELS = DEFAULT_MAX_PIXELS  # decoded size cap (checked from the header, see gan.data.imagefiles)
 MAX_FACES = 8                          # candidates offered from one photo
 MIN_PHOTO_SIDE = 40                    # MTCNN looks for faces of 20+ pixels; smaller photos cannot hold one
 ERROR_VMAX = 96.0                      # error heatmaps saturate at this absolute difference (0–255 scale)
@@ -95,7 +95,7 @@ def prepare_photo(image, manifest_crop_mode: str | None, size: int, max_faces: i
     """Faces in a photo, most confident first, each cropped like the checkpoint's training data at size×size.
 
     image: anything load_photo accepts. Raises PhotoError when it is not a usable image or has no face."""
-    from gan.crop import DETECT_MAX_SIDE, crop_face, detect_faces
+    from gan.data.crop import DETECT_MAX_SIDE, crop_face, detect_faces
 
     img = load_photo(image)
     if min(img.size) * min(1.0, DETECT_MAX_SIDE / max(img.size)) < MIN_PHOTO_SIDE:  # as MTCNN will see it
@@ -218,7 +218,7 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
     # Reconstruction loss: pixels + the classifier's penultimate features (relative MSE) + a pull to the prior.
     use_feat = classifier is not None and feature_weight > 0
     if use_feat:
-        from gan.classifier import resize
+        from gan.metrics.classifier import resize
 
         feat = lambda x: classifier.net.features(resize(x, classifier.input_size).to(classifier.device))  # noqa: E731
         with torch.no_grad():
@@ -370,10 +370,10 @@ def add_cli(subparsers) -> None:
 
 def _cli_project(args: argparse.Namespace) -> int:
     from gan.checkpoint import CheckpointError, load_generator
-    from gan.classifier import default_classifier_for, load_classifier
     from gan.device import configure_threads
     from gan.encoder import default_encoder_for, load_encoder
     from gan.generate import save_latents_npz
+    from gan.metrics.classifier import default_classifier_for, load_classifier
 
     configure_threads()
     try:
@@ -387,7 +387,7 @@ def _cli_project(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.crop == "none":
-            from gan.crop import center_crop
+            from gan.data.crop import center_crop
 
             face = np.asarray(center_crop(load_photo(args.photo), gen.img_resolution), np.uint8)
             n_faces = 1

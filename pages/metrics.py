@@ -37,7 +37,7 @@ if clf is not None:
     seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="met_seed"))
     key = (model.sha, cp, cm, "conditioning", int(n), seed)
     if c3.button("Compute", key="met_cond_go") or (key not in results and n <= 200):  # small n: show on open
-        from gan.metrics import conditioning_report
+        from gan.metrics.conditioning import conditioning_report
 
         results[key] = run_with_progress(lambda p: conditioning_report(gen, clf, n=int(n), seed=seed, progress=p),
                                          "conditioning")
@@ -77,7 +77,7 @@ if clf is not None:
     fn = c1.select_slider("Faces per attribute", [50, 100, 200, 500], value=100, key="met_flip_n")
     fkey = (model.sha, cp, cm, "flip", int(fn))
     if c2.button("Compute flip response", key="met_flip_go"):
-        from gan.metrics import flip_response
+        from gan.metrics.conditioning import flip_response
 
         results[fkey] = run_with_progress(lambda p: flip_response(gen, clf, n=int(fn), progress=p), "flip")
     flip = results.get(fkey)

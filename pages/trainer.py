@@ -3,8 +3,8 @@ import streamlit as st
 
 from explorer import jobs, loaders, run_view
 from gan import losses, paths
+from gan.data.synthetic import SYNTHETIC_ATTRIBUTES
 from gan.models import D_CONDS, ModelConfig
-from gan.synthetic import SYNTHETIC_ATTRIBUTES
 from gan.train import TrainConfig
 
 st.title("Trainer")

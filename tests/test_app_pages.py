@@ -292,10 +292,10 @@ def test_workspace_lists_and_deletes(app_env):
 
 
 def test_metrics_fid_on_demand_is_labelled(app_env, monkeypatch):
-    """FID/KID/cFID through gan.evaluate with a cheap stand-in for Inception; every row names features and counts."""
+    """FID/KID/cFID through gan.metrics.evaluate with a cheap stand-in for Inception; every row names features and counts."""
     import torch
 
-    from gan import fid
+    from gan.metrics import fid
 
     fake = fid.InceptionFeatures(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten()),
                                  "test pooling", "testpool", (-1.0, 1.0))

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from gan import classifier as clf
-from gan.cache import FaceCache, write_cache
 from gan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from gan.synthetic import SYNTHETIC_ATTRIBUTES, render_batch
+from gan.data.cache import FaceCache, write_cache
+from gan.data.synthetic import SYNTHETIC_ATTRIBUTES, render_batch
+from gan.metrics import classifier as clf
 
 
 def _synthetic_cache(path, n, size):

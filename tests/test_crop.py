@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan.crop import center_crop, check_mode, crop_face, crop_image, detect_faces, face_square
-from gan.prepare import prepare
+from gan.data.crop import center_crop, check_mode, crop_face, crop_image, detect_faces, face_square
+from gan.data.prepare import prepare
 
 
 def _celeba_like() -> Image.Image:

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from gan.attributes import CELEBA_ATTRIBUTES, UnknownAttributeError
-from gan.celeba import CelebAError, read_celeba
-from gan.folder import FolderError, read_folder
-from gan.imagefiles import ImageFileError, open_image
+from gan.data.celeba import CelebAError, read_celeba
+from gan.data.folder import FolderError, read_folder
+from gan.data.imagefiles import ImageFileError, open_image
 
 SMILING, MALE, YOUNG = (CELEBA_ATTRIBUTES.index(n) for n in ("Smiling", "Male", "Young"))
 

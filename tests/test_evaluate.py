@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from gan import fid
 from gan.__main__ import main
-from gan.cache import FaceCache, write_cache
 from gan.checkpoint import load_checkpoint, save_checkpoint
-from gan.classifier import ClassifierConfig, ClassifierNet
 from gan.conditions import LabelDistribution
-from gan.evaluate import evaluate_checkpoint
+from gan.data.cache import FaceCache, write_cache
+from gan.metrics import fid
+from gan.metrics.classifier import ClassifierConfig, ClassifierNet
+from gan.metrics.evaluate import evaluate_checkpoint
 from gan.models import Generator, ModelConfig
 
 NAMES = ["Male", "Smiling"]

@@ -6,8 +6,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from gan import fid
-from gan.cache import FaceCache, write_cache
+from gan.data.cache import FaceCache, write_cache
+from gan.metrics import fid
 
 
 def _feats(n=400, d=24, seed=0, shift=0.0, scale=1.0):

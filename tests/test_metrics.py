@@ -12,9 +12,9 @@ import pytest
 import torch
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
-from gan import metrics
 from gan.attributes import parse_request
 from gan.conditions import LabelDistribution
+from gan.metrics import conditioning as metrics
 
 NAMES = ("Eyeglasses", "Male", "Smiling", "Young")
 FREQ = np.array([0.15, 0.4, 0.5, 0.8])

@@ -7,12 +7,12 @@ import time
 import numpy as np
 import pytest
 
-import gan.prepare as prep
+import gan.data.prepare as prep
 from gan.__main__ import main
-from gan.cache import FaceCache
-from gan.imagefiles import DatasetError
+from gan.data.cache import FaceCache
+from gan.data.imagefiles import DatasetError
+from gan.data.prepare import DataSpec, open_source, parse_spec, prepare
 from gan.paths import cache_root
-from gan.prepare import DataSpec, open_source, parse_spec, prepare
 from test_data_readers import make_celeba_kaggle, make_celeba_official, make_folder, write_jpeg
 
 
@@ -99,8 +99,8 @@ def test_interrupted_prepare_resumes_from_finished_chunks(tmp_path, monkeypatch)
 
 
 def test_prepare_synthetic_subset_and_index_split(tmp_path):
-    pytest.importorskip("gan.synthetic")
-    from gan.synthetic import SYNTHETIC_ATTRIBUTES
+    pytest.importorskip("gan.data.synthetic")
+    from gan.data.synthetic import SYNTHETIC_ATTRIBUTES
     cache = prepare("synthetic:40", size=16, attrs=["smiling", "Male"], progress=False, chunk_size=16)
     assert len(cache) == 40 and cache.images.shape == (40, 16, 16, 3)
     assert cache.attribute_names == ("Smiling", "Male") and "Smiling" in SYNTHETIC_ATTRIBUTES

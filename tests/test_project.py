@@ -129,7 +129,7 @@ def test_encoder_trains_gives_the_start_and_refuses_another_generator(tiny, tmp_
 
 
 def test_astronaut_goes_through_detect_crop_project_and_into_the_store(tiny):
-    from gan.classifier import load_classifier
+    from gan.metrics.classifier import load_classifier
 
     gen, clf = load_generator(tiny["gen"]), load_classifier(tiny["clf"])
     faces = prepare_photo(astronaut_png(), gen.dataset.get("crop"), gen.img_resolution)
@@ -227,8 +227,8 @@ def test_page_says_what_is_wrong_with_bad_uploads(app_env):
 @pytest.mark.slow
 @pytest.mark.skipif(not paths.DEFAULT_CHECKPOINT.is_file(), reason="needs the shipped checkpoints/default.pt")
 def test_shipped_checkpoint_recovers_generated_faces_and_projects_the_astronaut():
-    from gan.classifier import default_classifier_for, load_classifier
     from gan.encoder import default_encoder_for, load_encoder
+    from gan.metrics.classifier import default_classifier_for, load_classifier
 
     gen = load_generator(paths.DEFAULT_CHECKPOINT)
     enc_path, clf_path = default_encoder_for(gen), default_classifier_for(gen)

@@ -98,7 +98,7 @@ def test_fine_tuning_from_another_attribute_set_or_architecture_fails_cleanly(tm
     difference, status.json 'failed' with that message, and no checkpoint written in the new run."""
     import numpy as np
 
-    from gan.cache import write_cache
+    from gan.data.cache import write_cache
 
     rng = np.random.default_rng(0)
     cache = write_cache(tmp_path / "cache", rng.integers(0, 255, (24, 32, 32, 3), dtype=np.uint8),

@@ -20,11 +20,11 @@ import pytest
 
 from gan.__main__ import main
 from gan.attributes import CELEBA_ATTRIBUTES, UnknownAttributeError
-from gan.cache import FaceCache
-from gan.celeba import CelebAError, read_celeba
-from gan.folder import FolderError, read_folder
-from gan.imagefiles import DatasetError
-from gan.prepare import prepare
+from gan.data.cache import FaceCache
+from gan.data.celeba import CelebAError, read_celeba
+from gan.data.folder import FolderError, read_folder
+from gan.data.imagefiles import DatasetError
+from gan.data.prepare import prepare
 from test_data_readers import attr_row, bomb_png, write_jpeg, write_truncated_jpeg
 
 
@@ -144,7 +144,7 @@ def test_celeba_extra_unknown_column_and_missing_rows(tmp_path):
 
 def test_a_damaged_cache_is_rebuilt_from_its_source_or_refused_with_a_message(tmp_path):
     """A prepared cache whose files were cut short (disk full, copy interrupted) or hand-edited."""
-    from gan.cache import CacheError
+    from gan.data.cache import CacheError
 
     root = _hostile_folder(tmp_path / "data")
     out = tmp_path / "cache"

@@ -31,8 +31,8 @@ import torch
 
 from explorer.store import LatentStore
 from gan import losses
-from gan.cache import write_cache
 from gan.checkpoint import load_checkpoint, load_generator, save_checkpoint, sha256
+from gan.data.cache import write_cache
 from gan.guard import GuardStop
 from gan.models import ModelConfig
 from gan.train import TrainConfig, train

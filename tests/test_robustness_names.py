@@ -22,7 +22,7 @@ from explorer.bundle import export_bundle, import_bundle
 from explorer.demo import make_tiny_generator
 from explorer.store import MAX_NAME_LEN, LatentStore, StoreError
 from gan import paths
-from gan.prepare import default_out, parse_spec, prepare
+from gan.data.prepare import default_out, parse_spec, prepare
 from test_data_readers import write_jpeg
 
 REPO = Path(__file__).resolve().parent.parent

@@ -129,7 +129,7 @@ from explorer import jobs
 from explorer.bundle import export_bundle, import_bundle
 from explorer.store import LatentStore, StoreError
 from gan import paths
-from gan.prepare import prepare
+from gan.data.prepare import prepare
 from gan.train import TrainConfig, train
 from gan.models import ModelConfig
 

@@ -1,4 +1,4 @@
-"""Threat: hostile uploads — photos (gan.imagefiles.open_image), latents .npz and workspace bundles.
+"""Threat: hostile uploads — photos (gan.data.imagefiles.open_image), latents .npz and workspace bundles.
 
 Every bad upload is refused with a message, before anything is decoded in full or written, and the store keeps
 working afterwards. Already proved elsewhere (not repeated here):
@@ -25,8 +25,8 @@ from PIL import Image
 import explorer.store as store_mod
 from explorer.bundle import import_bundle
 from explorer.store import LatentStore, StoreError
+from gan.data.imagefiles import ImageFileError, open_image
 from gan.generate import load_latents_npz
-from gan.imagefiles import ImageFileError, open_image
 from test_data_readers import bomb_png
 
 NAMES = ["Smiling", "Male"]

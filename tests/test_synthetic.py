@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from gan import synthetic as S
-from gan.synthetic import ATTRIBUTE_TABLE, SYNTHETIC_ATTRIBUTES, render_face, render_item, sample_attributes, sample_identity
 from gan.attributes import CELEBA_ATTRIBUTES
+from gan.data import synthetic as S
+from gan.data.synthetic import ATTRIBUTE_TABLE, SYNTHETIC_ATTRIBUTES, render_face, render_item, sample_attributes, sample_identity
 
 IX = {n: i for i, n in enumerate(SYNTHETIC_ATTRIBUTES)}
 HAIR = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"]

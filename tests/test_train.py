@@ -17,8 +17,8 @@ import torch
 
 from gan import losses
 from gan.__main__ import main
-from gan.cache import write_cache
 from gan.checkpoint import CheckpointError, load_checkpoint, load_generator
+from gan.data.cache import write_cache
 from gan.guard import CollapseGuard, GuardConfig, GuardStop
 from gan.models import ModelConfig
 from gan.train import TrainConfig, train

@@ -19,8 +19,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from gan.fid import fid_from_features, frechet_distance_factored, uint8_to_float
 from gan.generate import generate_images, sample_z
+from gan.metrics.fid import fid_from_features, frechet_distance_factored, uint8_to_float
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

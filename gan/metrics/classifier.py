@@ -22,8 +22,8 @@ import torch.nn.functional as F
 
 from gan import paths
 from gan.checkpoint import FORMAT_VERSION, CheckpointError, code_version, load_checkpoint, save_checkpoint
+from gan.metrics.conditioning import attribute_scores
 from gan.records import now_iso
-from gan.metrics import attribute_scores
 
 # ----------------------------------------------------------------------------- network
 
@@ -289,8 +289,8 @@ def add_cli(subparsers) -> None:
 
 
 def _cli_train(args: argparse.Namespace) -> int:
+    from gan.data.prepare import open_source
     from gan.device import configure_threads, pick_device
-    from gan.prepare import open_source
 
     configure_threads()
     tcfg, mcfg = TrainConfig(), ClassifierConfig()

@@ -268,7 +268,7 @@ def stats_path(fingerprint: str, key: str, n: int) -> Path:
 
 def real_statistics(cache, n: int, extractor: InceptionFeatures | None = None, batch: int = 50,
                     progress: Progress | None = None, seed: int = 0, refresh: bool = False) -> RealStats:
-    """Statistics of n real images (a fixed seeded sample of all rows of `cache`, a gan.cache.FaceCache).
+    """Statistics of n real images (a fixed seeded sample of all rows of `cache`, a gan.data.cache.FaceCache).
 
     Stored under workspace/fid_stats/ keyed by the cache fingerprint, the feature source and n, so a
     changed dataset (new fingerprint) misses and recomputes; the file also records its fingerprint.

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gan.attributes import CELEBA_ATTRIBUTES, _key, check_names
-from gan.imagefiles import DatasetError, LabeledImages, Problems, hash_split
+from gan.data.imagefiles import DatasetError, LabeledImages, Problems, hash_split
 
 ATTR_FILES = {"celeba-official": "list_attr_celeba.txt", "celeba-kaggle": "list_attr_celeba.csv"}
 PARTITION_FILES = {"celeba-official": "list_eval_partition.txt", "celeba-kaggle": "list_eval_partition.csv"}

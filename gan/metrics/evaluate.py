@@ -51,8 +51,8 @@ class EvalConfig:
 
 
 def _real_cache(loaded, cfg: EvalConfig):
-    """The real images (gan.cache.FaceCache) behind the generator, plus a note when they differ from training."""
-    from gan.prepare import open_source
+    """The real images (gan.data.cache.FaceCache) behind the generator, plus a note when they differ from training."""
+    from gan.data.prepare import open_source
 
     ds = loaded.dataset or {}
     specs = [cfg.data] if cfg.data else [s for s in dict.fromkeys([ds.get("source"), (loaded.train_config or {}).get("data")]) if s]
@@ -85,10 +85,10 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
 
     classifier: an AttributeClassifier, a path, or None (default_classifier_for). extractor: Inception
     features override (tests). overrides: EvalConfig fields (n=…, fid=True, …)."""
-    from gan import fid as fidlib
-    from gan.classifier import default_classifier_for, load_classifier
-    from gan.metrics import classify_uint8, conditional_fid, conditioning_report, flip_response, frechet_proxy
     from gan.attributes import parse_request
+    from gan.metrics import fid as fidlib
+    from gan.metrics.classifier import default_classifier_for, load_classifier
+    from gan.metrics.conditioning import classify_uint8, conditional_fid, conditioning_report, flip_response, frechet_proxy
 
     unknown = set(overrides) - {f.name for f in fields(EvalConfig)}
     if unknown:

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from gan import crop as cropping
 from gan.atomic import atomic_write
 from gan.attributes import check_names
-from gan.cache import CacheError, FaceCache, write_cache
-from gan.imagefiles import DatasetError, ImageFileError, LabeledImages, Problems, open_image
+from gan.data import crop as cropping
+from gan.data.cache import CacheError, FaceCache, write_cache
+from gan.data.imagefiles import DatasetError, ImageFileError, LabeledImages, Problems, open_image
 from gan.paths import cache_root
 
 DEFAULT_SIZE = 64           # output resolution (size × size)
@@ -132,7 +132,7 @@ def _request(spec: DataSpec, size: int, attrs: list[str] | None, crop: str | Non
 def _locate(spec: DataSpec) -> list[Path]:
     """Label files and image folders of a spec, found without reading them (the quick key's inputs)."""
     if spec.kind == "celeba":
-        from gan.celeba import locate
+        from gan.data.celeba import locate
         _, attr_file, image_dir, part_file = locate(spec.path)
         return [p for p in (attr_file, part_file) if p is not None] + [image_dir]
     return []
@@ -140,9 +140,9 @@ def _locate(spec: DataSpec) -> list[Path]:
 
 def _synthetic_module():
     try:
-        from gan import synthetic
-    except ModuleNotFoundError as e:  # pragma: no cover - only while gan/synthetic.py is missing
-        raise DatasetError("The synthetic renderer (gan/synthetic.py) is not available") from e
+        from gan.data import synthetic
+    except ModuleNotFoundError as e:  # pragma: no cover - only while gan/data/synthetic.py is missing
+        raise DatasetError("The synthetic renderer (gan/data/synthetic.py) is not available") from e
     return synthetic
 
 
@@ -157,10 +157,10 @@ def _resolve(spec: DataSpec, req: dict[str, Any]) -> _Source:
         return _Source(spec, "synthetic", "none", req["size"], names, spec.count, None,
                        [names_all.index(n) for n in names], Problems(), [], settings)
     if spec.kind == "celeba":
-        from gan.celeba import read_celeba
+        from gan.data.celeba import read_celeba
         table = read_celeba(spec.path, attrs)
     elif spec.kind == "folder":
-        from gan.folder import read_folder
+        from gan.data.folder import read_folder
         table = read_folder(spec.path, attrs)
     else:
         raise ValueError(f"cannot prepare {spec}")

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from gan.attributes import CELEBA_ATTRIBUTES, _key, check_names
-from gan.imagefiles import DatasetError, LabeledImages, Problems, hash_split, list_images
+from gan.data.imagefiles import DatasetError, LabeledImages, Problems, hash_split, list_images
 
 FILE_COLUMNS = ("file", "filename", "file_name", "image", "image_id", "image_name", "path", "image_path")
 SPLIT_COLUMNS = ("split", "partition")

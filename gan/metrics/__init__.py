@@ -1,0 +1,1 @@
+"""Evaluation: attribute classifier, Inception FID/KID, conditioning metrics and `python -m gan evaluate`."""
