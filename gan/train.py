@@ -265,7 +265,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
         seed_everything(cfg.seed)
 
         # Load the training set (rank 0 prepares the cache first, the others then reuse it).
-        from gan.prepare import open_source
+        from gan.data.prepare import open_source
         attrs_wanted = [a.strip() for a in cfg.attrs.split(",") if a.strip()] or None
         if rank == 0:
             print(f"loading {cfg.data} (prepared once, then reused) …", file=sys.stderr, flush=True)
@@ -474,13 +474,3 @@ def _install_signal_handlers(stop: dict) -> Callable[[], None]:
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     return lambda: [signal.signal(s, h) for s, h in old.items()]
 
-
-# The command line (`python -m gan train`) lives in gan/train_cli.py; its names stay importable from here.
-_CLI_NAMES = ("OPTIONS", "CHOICES", "add_cli", "config_from_args", "main_train")
-
-
-def __getattr__(name: str):
-    if name in _CLI_NAMES:
-        from gan import train_cli
-        return getattr(train_cli, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
