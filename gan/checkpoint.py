@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from gan.atomic import atomic_write
+from gan.checkpoint_fields import KIND_CHECKS, check_state_dict, check_step, check_tensor_storage, meta_state_dict
 from gan.conditions import LabelDistribution
-from gan.models import ARCHITECTURE_FIELDS, Generator, ModelConfig
+from gan.models import ARCHITECTURE_FIELDS, ModelConfig, build_generator
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "kind")
@@ -118,19 +119,24 @@ def load_checkpoint(path: str | Path, expected_kind: str | None = None, allowed_
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED_KEYS):
         have = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"{path} is not a checkpoint of this project (missing format_version/kind; found {have})")
-    try:
-        version = int(ckpt["format_version"])
-    except (TypeError, ValueError):
-        raise CheckpointError(f"{path} has a malformed format_version {str(ckpt['format_version'])[:40]!r}") from None
+    version, kind = ckpt["format_version"], ckpt["kind"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path} has a malformed format_version {str(version)[:40]!r} (expected an integer ≥ 1)")
     if version > FORMAT_VERSION:
-        raise CheckpointError(f"{path} has format_version {ckpt['format_version']}, newer than this code "
+        raise CheckpointError(f"{path} has format_version {version}, newer than this code "
                               f"understands ({FORMAT_VERSION}); update the code")
-    if expected_kind is not None and ckpt["kind"] != expected_kind:
-        raise CheckpointError(f"{path} is a {ckpt['kind']!r} checkpoint, expected {expected_kind!r}")
-    if ckpt["kind"] == "generator":
+    if not isinstance(kind, str):
+        raise CheckpointError(f"{path}: field 'kind' must be a string, got {type(kind).__name__}")
+    if expected_kind is not None and kind != expected_kind:
+        raise CheckpointError(f"{path} is a {kind[:40]!r} checkpoint, expected {expected_kind!r}")
+    # Real storage of every tensor before anything reads one (a stride-0 expand is tiny on disk, huge in use).
+    check_tensor_storage(ckpt, path)
+    if kind == "generator":
         missing = [k for k in GENERATOR_KEYS if k not in ckpt]
         if missing:
             raise CheckpointError(f"{path} is missing {', '.join(missing)}; not a complete generator checkpoint")
+    if kind in KIND_CHECKS:  # every metadata field: types, ranges, finite values (weights: by each loader)
+        KIND_CHECKS[kind](ckpt, path)
     return ckpt
 
 
@@ -171,7 +177,7 @@ def check_compatible(ckpt: dict, names, model_config: ModelConfig | dict | None 
 class LoadedGenerator:
     """What every consumer gets from a generator checkpoint; G is G_ema in eval mode, frozen."""
 
-    G: Generator
+    G: torch.nn.Module
     z_dim: int
     c_dim: int
     img_resolution: int
@@ -185,6 +191,11 @@ class LoadedGenerator:
     model_config: ModelConfig
     train_config: dict = field(default_factory=dict)
     weights_sha256: str = ""  # hash of G_ema's weights + attribute names: stable when metrics are appended
+
+    @property
+    def spaces(self) -> tuple[str, ...]:
+        """The latent spaces this generator offers: z and c always; W and per-block W+ with a mapping network."""
+        return ("w", "w+", "z", "c") if hasattr(self.G, "mapping") else ("z", "c")
 
     @property
     def checkpoint_id(self) -> str:
@@ -206,28 +217,19 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu", allowed
     """The one way to get a generator: G_ema from a checkpoint, eval mode, requires_grad False."""
     path = Path(path)
     ckpt = load_checkpoint(path, expected_kind="generator", allowed_roots=allowed_roots)
-    names = ckpt["attribute_names"]
-    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
-        raise CheckpointError(f"{path}: attribute_names must be a list of strings, got {str(names)[:80]!r}")
-    names = tuple(names)
+    names = tuple(ckpt["attribute_names"])  # fields checked by load_checkpoint (check_generator_fields)
     try:  # every field below comes from an untrusted file: a malformed one is a CheckpointError, not a crash
         cfg = ModelConfig.from_dict(ckpt["model_config"])
-        if cfg.c_dim != len(names):
-            raise CheckpointError(f"{path}: model c_dim {cfg.c_dim} does not match its {len(names)} attribute names")
-        with torch.device("meta"):  # shapes only: a forged model_config (ngf 10**6) must not allocate before the check
-            want = {k: tuple(v.shape) for k, v in Generator(cfg).state_dict().items()}
+        # Shapes, dtypes and finite values against G built on the meta device: nothing allocated before this passes.
         have = ckpt["G_ema"]
-        if not isinstance(have, dict) or {k: tuple(getattr(v, "shape", ())) for k, v in have.items()} != want:
-            raise CheckpointError(f"{path}: G_ema weights do not fit the stored model_config (keys or shapes differ)")
-        G = Generator(cfg)
+        check_state_dict(path, "G_ema", have, meta_state_dict(lambda: build_generator(cfg)))
+        G = build_generator(cfg)
         try:
             G.load_state_dict(have)
         except RuntimeError as e:
             raise CheckpointError(f"{path}: G_ema weights do not fit the stored model_config ({str(e)[:300]})") from None
-        if not all(torch.isfinite(t).all() for t in G.state_dict().values() if t.is_floating_point()):
-            raise CheckpointError(f"{path}: G_ema holds NaN or infinite weights; it would only draw blank images")
         labels = LabelDistribution(np.asarray(ckpt["label_rows"]), np.asarray(ckpt["label_counts"]), names)
-        extra = dict(dataset=dict(ckpt.get("dataset", {})), step=int(ckpt.get("step", 0)),
+        extra = dict(dataset=dict(ckpt.get("dataset", {})), step=check_step(path, ckpt.get("step", 0)),
                      metrics_history=list(ckpt.get("metrics_history", [])), train_config=dict(ckpt.get("train_config", {})))
     except CheckpointError:
         raise

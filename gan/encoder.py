@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from gan import paths
 from gan.checkpoint import FORMAT_VERSION, CheckpointError, code_version, load_checkpoint, save_checkpoint
+from gan.checkpoint_fields import check_state_dict, meta_state_dict
 from gan.records import now_iso
 
 # ----------------------------------------------------------------------------- network
@@ -206,13 +207,20 @@ def _retrain_hint(gen) -> str:
     return f"train one for it: python -m gan encoder train --ckpt {gen.path} --out checkpoints/my_encoder.pt"
 
 
+def validate_encoder(ckpt: dict, path) -> EncoderConfig:
+    """The config of an encoder checkpoint whose fields (load_checkpoint) and weights (shapes, dtypes, finite
+    values, against the network built on the meta device) are all sound; CheckpointError otherwise."""
+    cfg = EncoderConfig(**{k: v for k, v in ckpt.get("model_config", {}).items() if k in EncoderConfig.__dataclass_fields__})
+    check_state_dict(path, "model", ckpt["model"], meta_state_dict(lambda: EncoderNet(cfg)))
+    return cfg
+
+
 def load_encoder(path: str | Path, loaded_generator=None, device: str | torch.device = "cpu",
                  allowed_roots=None) -> Encoder:
     """Load a `kind: "encoder"` checkpoint. With `loaded_generator`, refuse (CheckpointError) an encoder made
     for another generator file (sha256), other attributes, z_dim or resolution."""
     ckpt = load_checkpoint(path, expected_kind="encoder", allowed_roots=allowed_roots)
-    known = EncoderConfig.__dataclass_fields__
-    cfg = EncoderConfig(**{k: v for k, v in dict(ckpt.get("model_config", {})).items() if k in known})
+    cfg = validate_encoder(ckpt, path)
     names, made_for = list(ckpt.get("attribute_names", [])), dict(ckpt.get("generator", {}))
     if loaded_generator is not None:
         gen = loaded_generator
@@ -249,6 +257,7 @@ def default_encoder_for(loaded_generator, search: list[Path] | None = None) -> P
             continue
         try:
             ck = load_checkpoint(p, expected_kind="encoder")
+            validate_encoder(ck, p)  # a forged candidate is skipped here, never built
         except CheckpointError:
             continue
         if _made_for(dict(ck.get("generator", {})), loaded_generator, fingerprint):

@@ -6,6 +6,8 @@ Already proved elsewhere (not repeated here):
   tests/test_checkpoint.py::test_allowed_roots_follow_symlinks    symlink escape refused by load_generator
   tests/test_checkpoint.py::test_check_compatible_names_the_difference
   tests/test_app_pages.py::test_broken_checkpoint_is_not_offered  a text file posing as a checkpoint
+Issue 13 class 2: stride-0 (expand) tensors, complex weights, caps on sizes, label values and counts, step = inf,
+duplicate names, and classifier / encoder checkpoints checked before they are built.
 Here: every forged field is a CheckpointError (never a crash or a silent load), fine-tuning from another
 attribute set / architecture fails with a message and writes nothing, and the app neither offers nor runs any of it.
 """
@@ -69,6 +71,26 @@ FORGERIES = {
     "huge architecture (memory bomb)": lambda ck: dict(model_config={**ck["model_config"], "ngf": 10 ** 6}),
     "NaN weights": lambda ck: dict(G_ema={k: v * float("nan") if v.is_floating_point() else v
                                           for k, v in ck["G_ema"].items()}),
+    # Issue 13, class 2: loadable files whose fields lie.
+    "label table of 10**9 rows made with expand (stride 0)": lambda ck: dict(
+        label_rows=torch.zeros(1, len(ck["attribute_names"]), dtype=torch.uint8).expand(10 ** 9, -1),
+        label_counts=torch.ones(1, dtype=torch.int64).expand(10 ** 9)),
+    "weights made with expand (stride 0)": lambda ck: dict(G_ema={k: torch.zeros(1).expand(v.shape) if v.ndim > 1 else v
+                                                                  for k, v in ck["G_ema"].items()}),
+    "complex weights": lambda ck: dict(G_ema={k: v.to(torch.complex64) if v.is_floating_point() else v
+                                              for k, v in ck["G_ema"].items()}),
+    "label counts all zero": lambda ck: dict(label_counts=torch.zeros_like(ck["label_counts"])),
+    "label counts negative": lambda ck: dict(label_counts=-torch.ones_like(ck["label_counts"])),
+    "label value 255": lambda ck: dict(label_rows=torch.full_like(ck["label_rows"], 255)),
+    "label rows of floats": lambda ck: dict(label_rows=ck["label_rows"].float() + 0.5),
+    "step = inf": lambda ck: dict(step=float("inf")),
+    "step negative": lambda ck: dict(step=-5),
+    "format_version 1.5": lambda ck: dict(format_version=1.5),
+    "duplicate attribute names": lambda ck: dict(attribute_names=[ck["attribute_names"][0]] * len(ck["attribute_names"])),
+    "attribute name of 10**6 characters": lambda ck: dict(attribute_names=["x" * 10 ** 6] + ck["attribute_names"][1:]),
+    "d_mbstd negative": lambda ck: dict(model_config={**ck["model_config"], "d_mbstd": -1}),
+    "spectral_norm not a bool": lambda ck: dict(model_config={**ck["model_config"], "spectral_norm": "yes"}),
+    "g_dropout NaN": lambda ck: dict(model_config={**ck["model_config"], "g_dropout": float("nan")}),
 }
 
 
@@ -79,6 +101,50 @@ def test_forged_fields_are_a_checkpoint_error_never_a_crash(good, tmp_path, case
         load_generator(path)
     assert str(path) in str(e.value)  # the message names the file ...
     assert len(str(e.value)) < 1000   # ... and stays readable
+
+
+def test_z_dim_over_the_limit_is_refused_before_building(tmp_path):
+    """A real (not forged) generator with z_dim 5000: over MAX_LATENT, refused by name, whatever its weights."""
+    path = make_tiny_generator(tmp_path / "wide_z.pt", z_dim=5000)
+    with pytest.raises(CheckpointError, match=r"model_config.z_dim.*\[1, 4096\]"):
+        load_generator(path)
+
+
+def test_forged_classifier_and_encoder_in_the_workspace_are_refused_before_building(tmp_path, monkeypatch):
+    """Classifier / encoder checkpoints found by default_*_for (workspace, runs/) are checked field by field and
+    weight by weight before a network is built: stride-0 weights and 300 attributes are refused, never chosen."""
+    from explorer.demo import DEMO_ATTRIBUTES, make_tiny_classifier
+    from gan.encoder import EncoderConfig, EncoderNet, default_encoder_for, load_encoder
+    from gan.metrics.classifier import default_classifier_for, load_classifier
+
+    ws = paths.workspace_dir()
+    ws.mkdir(parents=True)
+    gpath = make_tiny_generator(tmp_path / "g.pt")
+    gen = load_generator(gpath)
+    good_c = make_tiny_classifier(tmp_path / "good_classifier.pt")
+    ck = load_checkpoint(good_c)
+    ck["model"] = {k: torch.zeros(1).expand(v.shape) if v.ndim > 1 else v for k, v in ck["model"].items()}
+    forged_c = save_checkpoint(ws / "forged_classifier.pt", ck)
+    with pytest.raises(CheckpointError, match="stride-0"):
+        load_classifier(forged_c)
+    assert default_classifier_for(gen, search=[ws]) in (None, paths.DEFAULT_CLASSIFIER)
+
+    many = tuple(f"a{i}" for i in range(300)) + DEMO_ATTRIBUTES
+    wide = make_tiny_classifier(tmp_path / "many_classifier.pt", names=many)
+    with pytest.raises(CheckpointError, match="at most 256"):
+        load_classifier(wide)
+
+    cfg = EncoderConfig(img_resolution=gen.img_resolution, z_dim=gen.z_dim, c_dim=gen.c_dim, width=8)
+    enc = {"format_version": 1, "kind": "encoder", "model_config": cfg.__dict__, "train_config": {},
+           "attribute_names": list(gen.attribute_names),
+           "model": {k: torch.zeros(1).expand(v.shape) if v.ndim > 1 else v for k, v in EncoderNet(cfg).state_dict().items()},
+           "generator": {"sha256": gen.sha256, "weights_sha256": gen.weights_sha256}, "metrics": {}}
+    runs = paths.runs_dir()
+    runs.mkdir(parents=True)
+    forged_e = save_checkpoint(runs / "forged_encoder.pt", enc)
+    with pytest.raises(CheckpointError, match="stride-0"):
+        load_encoder(forged_e, gen)
+    assert default_encoder_for(gen, search=[runs]) in (None, paths.DEFAULT_ENCODER)
 
 
 def test_pickled_code_inside_a_real_zip_checkpoint_never_runs(good, tmp_path):
