@@ -25,14 +25,14 @@ def _generator(ckpt: str):
     from gan.checkpoint import load_generator
     from gan.conditions import LabelDistribution
     from gan.data.synthetic import SYNTHETIC_ATTRIBUTES
-    from gan.models import Generator, ModelConfig
+    from gan.models import ModelConfig, build_generator
 
     try:
         return load_generator(ckpt), f"`{ckpt}`"
     except Exception as e:  # noqa: BLE001
         names = tuple(SYNTHETIC_ATTRIBUTES)
         torch.manual_seed(0)
-        G = Generator(ModelConfig(c_dim=len(names))).eval()
+        G = build_generator(ModelConfig(c_dim=len(names))).eval()
         labels = LabelDistribution(np.eye(len(names), dtype=np.uint8), np.ones(len(names), np.int64), names)
 
         class Stand:  # minimal LoadedGenerator for timing

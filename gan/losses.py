@@ -1,4 +1,5 @@
-"""GAN objectives: non-saturating BCE (with one-sided label smoothing) and hinge, plus the auxiliary attribute loss."""
+"""GAN objectives: non-saturating BCE (with one-sided label smoothing) and hinge, the auxiliary attribute loss and
+the mode-seeking term."""
 from __future__ import annotations
 
 import torch
@@ -39,3 +40,11 @@ def aux_loss(aux_logits: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
     if aux_logits is None:
         return c.new_zeros(())
     return F.binary_cross_entropy_with_logits(aux_logits, c)
+
+
+def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Mode seeking (Mao et al. 2019, MSGAN): fakes (i, i + B/2) share a condition; G minimises
+    1 / (mean|img_i − img_j| / mean|z_i − z_j|), so different z must give different images."""
+    h = fake.shape[0] // 2
+    ratio = (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()
+    return 1.0 / (ratio + eps)

@@ -1,4 +1,5 @@
-"""The networks: a conditional DCGAN generator G(z, c) and discriminator D(img, c).
+"""The networks: the model config, the conditional DCGAN generator G(z, c) and the discriminator D(img, c).
+The style-based generator (arch "style") lives in gan/style_generator.py; `build_generator` picks one.
 
 Contract (docs/ARCHITECTURE.md):
     img = G(z, c)              # z (B, z_dim) ~ N(0, I), c (B, c_dim) multi-hot → img (B, 3, H, W) in [-1, +1]
@@ -13,24 +14,31 @@ import torch
 import torch.nn as nn
 
 RESOLUTIONS = (32, 64, 128)
+ARCHS = ("dcgan", "style")
 UPSAMPLES = ("convtranspose", "nearest")
 D_CONDS = ("projection", "concat", "acgan", "projection+acgan")
 
 
 @dataclass
 class ModelConfig:
+    arch: str = "style"                # G: "style" (mapping network + per-block w, a W space) or "dcgan" (z only)
     img_resolution: int = 64           # output side in pixels: 32, 64 or 128 (read from the data)
     z_dim: int = 100                   # latent size
     c_dim: int = 0                     # number of attributes (read from the data, never typed)
     c_embed_dim: int = 64              # G: the condition c is embedded to this size and concatenated to z
+    w_dim: int = 256                   # style G: size of w (the W space)
+    mapping_layers: int = 4            # style G: fully connected layers of the mapping network
     ngf: int = 32                      # G width: channels of the last hidden block
     ndf: int = 32                      # D width: channels of the first block
     g_upsample: str = "convtranspose"  # "convtranspose" (DCGAN) or "nearest" (upsample + 3x3 conv, ~2.5x slower)
     g_dropout: float = 0.0             # Dropout2d after each hidden G block (0 = off)
     d_cond: str = "projection+acgan"   # projection | concat (label maps as input channels) | acgan (aux head) | projection+acgan
     spectral_norm: bool = False        # spectral norm on D's layers (replaces D's batch norm)
+    d_mbstd: int = 4                   # D: minibatch-stddev group size before the last conv (0 = off)
 
     def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.img_resolution not in RESOLUTIONS:
             raise ValueError(f"img_resolution must be one of {RESOLUTIONS}, got {self.img_resolution}")
         if self.g_upsample not in UPSAMPLES:
@@ -40,9 +48,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        """Build from a stored dict, ignoring keys this version does not know."""
+        """Build from a stored dict, ignoring keys this version does not know; a dict written before a field
+        existed gets the value that reproduces what it meant then (LEGACY), not today's default."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**{**LEGACY, **{k: v for k, v in d.items() if k in known}})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,8 +65,12 @@ class ModelConfig:
         return "projection" in self.d_cond and self.c_dim > 0
 
 
+# Values of fields added after format 1 shipped, for configs stored without them (the shipped DCGAN).
+LEGACY = {"arch": "dcgan", "d_mbstd": 0}
+
 # Fields that change the shapes of the state dicts (g_dropout does not).
-ARCHITECTURE_FIELDS = ("img_resolution", "z_dim", "c_dim", "c_embed_dim", "ngf", "ndf", "g_upsample", "d_cond", "spectral_norm")
+ARCHITECTURE_FIELDS = ("arch", "img_resolution", "z_dim", "c_dim", "c_embed_dim", "w_dim", "mapping_layers", "ngf",
+                       "ndf", "g_upsample", "d_cond", "spectral_norm", "d_mbstd")
 
 
 def _n_blocks(img_resolution: int) -> int:
@@ -146,7 +159,9 @@ class Discriminator(nn.Module):
             # state size. (ndf*2) x 16 x 16 → (ndf*4) x 8 x 8 → (ndf*8) x 4 x 4
         self.features = nn.Sequential(*layers)
         self.feat_dim = ch
-        self.out = sn(nn.Conv2d(ch, 1, 4, 1, 0, bias=False))  # (B, 1, 1, 1)
+        self.mbstd = cfg.d_mbstd
+        # The minibatch-stddev feature (ProGAN) adds one channel: how much the images of a group differ.
+        self.out = sn(nn.Conv2d(ch + (1 if self.mbstd else 0), 1, 4, 1, 0, bias=False))  # (B, 1, 1, 1)
         # Projection (Miyato & Koyama 2018): logit += <embed(c), sum-pooled features>.
         self.project = sn(nn.Linear(cfg.c_dim, ch, bias=False)) if cfg.has_projection else None
         # Auxiliary multi-label classifier (AC-GAN): one logit per attribute from the pooled features.
@@ -166,7 +181,7 @@ class Discriminator(nn.Module):
         if self.concat:
             x = torch.cat([img, c[:, :, None, None].expand(B, self.c_dim, R, R)], dim=1)  # (B, 3 + c_dim, R, R)
         h = self.features(x)                        # (B, ndf*8, 4, 4)
-        logit = self.out(h).flatten()               # (B,)
+        logit = self.out(minibatch_stddev(h, self.mbstd) if self.mbstd else h).flatten()  # (B,)
         pooled = None
         if self.project is not None or self.aux is not None:
             pooled = h.sum(dim=(2, 3))              # (B, ndf*8)
@@ -176,9 +191,28 @@ class Discriminator(nn.Module):
         return logit, aux
 
 
-def build_networks(cfg: ModelConfig) -> tuple[Generator, Discriminator]:
+def minibatch_stddev(x: torch.Tensor, group: int) -> torch.Tensor:
+    """Append the mean standard deviation over groups of samples as one channel: (B, C, H, W) → (B, C+1, H, W)."""
+    B, C, H, W = x.shape
+    g = math.gcd(group, B)                                   # groups must tile the batch
+    y = x.reshape(g, B // g, C, H, W).float()                # (g, M, C, H, W)
+    y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()         # (M, C, H, W): spread within each group
+    y = y.mean(dim=(1, 2, 3)).to(x.dtype)                    # (M,)
+    y = y.repeat(g)[:, None, None, None].expand(B, 1, H, W)  # (B, 1, H, W): sample i belongs to group i % M
+    return torch.cat([x, y], dim=1)
+
+
+def build_generator(cfg: ModelConfig) -> nn.Module:
+    """G for a model config: the DCGAN Generator or the StyleGenerator (which has G.mapping and G.synthesis)."""
+    if cfg.arch == "style":
+        from gan.style_generator import StyleGenerator
+        return StyleGenerator(cfg)
+    return Generator(cfg)
+
+
+def build_networks(cfg: ModelConfig) -> tuple[nn.Module, Discriminator]:
     """Construct G and D for a model config (weights freshly initialised from the torch RNG)."""
-    return Generator(cfg), Discriminator(cfg)
+    return build_generator(cfg), Discriminator(cfg)
 
 
 def count_params(module: nn.Module) -> int:

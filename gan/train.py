@@ -33,6 +33,7 @@ from gan.guard import CollapseGuard, GuardConfig, _finite
 from gan.models import ModelConfig, build_networks
 from gan.records import now_iso
 from gan.runfolder import RunFolder
+from gan.runlock import RunLock
 
 
 @dataclass
@@ -52,7 +53,11 @@ class TrainConfig:
     loss: str = "nonsat"                # nonsat (BCE) | hinge
     smoothing: float = 0.9              # one-sided label smoothing: target of real images (nonsat only)
     d_steps: int = 1                    # D updates per G update
-    aux_weight: float = 1.0             # weight of the attribute (auxiliary head) BCE in both D and G losses
+    aux_weight: float = 1.0             # weight of the attribute (auxiliary head) BCE in D's loss (real images)
+    g_aux_weight: float = 0.3           # weight of the same BCE in G's loss (AC-GAN; known to shrink within-class variety)
+    ms_weight: float = 1.0              # mode-seeking term (Mao et al. 2019): pairs with one c, pushes their images apart
+    mixing_prob: float = 0.5            # style G: share of samples whose later blocks take w from a second z
+    mapping_lr_mult: float = 0.1        # style G: learning-rate multiplier of the mapping network
     ema: float = 0.999                  # decay of G_ema, the generator that is shipped
     ema_warmup: bool = True             # ramp decay as min(ema, (1+step)/(10+step)) so early G_ema is not stale
     guard: bool = True                  # collapse guard: roll a network back when its loss leaves its band
@@ -63,6 +68,7 @@ class TrainConfig:
     sample_every: int = 250             # steps between preview grids samples_{step:06d}.png
     ckpt_every: int = 250               # steps between checkpoint.pt saves (always at the end too)
     log_every: int = 25                 # steps between events.jsonl lines / guard checks (the only host syncs)
+    metrics_every: int = 500            # steps between live metrics (diversity, accuracy, PCA) in metrics.jsonl; 0 = off
     seed: int = 0                       # seeds init, noise, data order and the preview grid
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     flip: bool = True                   # random horizontal flips of real images
@@ -76,8 +82,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """Build from a stored dict; fields it predates get the values that reproduce its recipe (LEGACY)."""
         known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known and k != "model"}
+        legacy = {**LEGACY, "g_aux_weight": d.get("aux_weight", 1.0)}
+        kw = {**legacy, **{k: v for k, v in d.items() if k in known and k != "model"}}
         for k in ("guard_d_band", "guard_g_band"):
             if k in kw:
                 kw[k] = tuple(kw[k])
@@ -87,8 +95,11 @@ class TrainConfig:
         return asdict(self)
 
 
+# Values of recipe fields added after the first shipped model, for configs stored without them.
+LEGACY = {"ms_weight": 0.0, "mixing_prob": 0.0, "mapping_lr_mult": 1.0}
+
 # Fields a resumed run may change; everything else (the recipe) comes from the checkpoint.
-CONTROL_FIELDS = ("steps", "minutes", "sample_every", "ckpt_every", "log_every", "device", "workers", "out",
+CONTROL_FIELDS = ("steps", "minutes", "sample_every", "ckpt_every", "log_every", "metrics_every", "device", "workers", "out",
                   "resume", "init", "channels_last", "progress")
 
 
@@ -190,7 +201,10 @@ def build_training_networks(cfg: TrainConfig, device: torch.device) -> tuple:
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # The fused flag travels in the optimiser state, so a resumed run keeps the implementation it started with.
     fused = cfg.fused_adam and device.type in ("cpu", "cuda", "mps")
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
+    mapping = list(G.mapping.parameters()) if hasattr(G, "mapping") else []  # the MLP learns slower (StyleGAN)
+    rest = [p for p in G.parameters() if all(p is not q for q in mapping)]
+    groups = [{"params": rest}] + ([{"params": mapping, "lr": cfg.lr_g * cfg.mapping_lr_mult}] if mapping else [])
+    opt_G = torch.optim.Adam(groups, lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
     return G, D, G_ema, opt_G, opt_D
 
@@ -211,9 +225,11 @@ def train_step(G: torch.nn.Module, D: torch.nn.Module, G_ema: torch.nn.Module, o
         if cfg.flip:
             flip = (torch.rand(cfg.batch, device=device) < 0.5)[rank * per:(rank + 1) * per]
             real = torch.where(flip[:, None, None, None], real.flip(3), real)
-        fake = G(z, c)                                                          # (b, 3, H, W)
+        # Mode seeking: the fakes come in pairs (i, i + b/2) that share one condition.
+        c_fake = torch.cat([c[:per // 2], c[:per - per // 2]]) if cfg.ms_weight > 0 else c
+        fake = _generate(G, z, c_fake, cfg, rank, per)                         # (b, 3, H, W)
         real_logit, real_aux = D(real, c)
-        fake_logit, _ = D(fake.detach(), c)
+        fake_logit, _ = D(fake.detach(), c_fake)
         loss_real, loss_fake = losses.d_loss(real_logit, fake_logit, cfg.loss, cfg.smoothing)
         loss_d_aux = losses.aux_loss(real_aux, c)
         opt_D.zero_grad(set_to_none=True)
@@ -223,11 +239,12 @@ def train_step(G: torch.nn.Module, D: torch.nn.Module, G_ema: torch.nn.Module, o
 
     # (2) Update G: maximize log D(G(z)), and make D's attribute head read the requested c.
     D.requires_grad_(False)  # no weight gradients for D in this phase
-    fake_logit, fake_aux = D(fake, c)
+    fake_logit, fake_aux = D(fake, c_fake)
     loss_g = losses.g_loss(fake_logit, cfg.loss)
-    loss_g_aux = losses.aux_loss(fake_aux, c)
+    loss_g_aux = losses.aux_loss(fake_aux, c_fake)
+    loss_ms = losses.mode_seeking_loss(fake, z) if cfg.ms_weight > 0 else loss_g.new_zeros(())
     opt_G.zero_grad(set_to_none=True)
-    (loss_g + cfg.aux_weight * loss_g_aux).backward()
+    (loss_g + cfg.g_aux_weight * loss_g_aux + cfg.ms_weight * loss_ms).backward()
     _sync_grads(G, world)
     opt_G.step()
 
@@ -236,6 +253,18 @@ def train_step(G: torch.nn.Module, D: torch.nn.Module, G_ema: torch.nn.Module, o
     update_ema(G_ema, G, beta)
     return torch.stack([loss_real, loss_fake, loss_g, loss_d_aux, loss_g_aux,
                         torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]).detach()
+
+
+def _generate(G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor, cfg: TrainConfig, rank: int, per: int) -> torch.Tensor:
+    """G(z, c), with style-mixing regularisation for a style G (its draws are global, each rank takes its slice)."""
+    if cfg.mixing_prob <= 0 or not hasattr(G, "mapping"):
+        return G(z, c)
+    from gan.style_generator import mixed_ws
+    part = slice(rank * per, (rank + 1) * per)
+    u = torch.rand(cfg.batch, device=z.device)[part]
+    z2 = torch.randn(cfg.batch, G.z_dim, device=z.device)[part]
+    cut = torch.randint(1, G.num_ws, (cfg.batch,), device=z.device)[part]
+    return G.synthesis(mixed_ws(G, z, c, cfg.mixing_prob, u, z2, cut))
 
 
 def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dict:
@@ -248,6 +277,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
     out = _resolve_out(cfg)
     cfg = replace(cfg, out=str(out))
     run = RunFolder(out, enabled=rank == 0)
+    lock = RunLock(out, "train").acquire() if rank == 0 else None  # one writer per run folder: RunLocked at once
     stop = {"reason": None}
     restore_signals = _install_signal_handlers(stop)
     batches = None
@@ -366,6 +396,17 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
 
         if step == 0:
             render_preview(0)
+        live = _live_metrics(cache, names, labels, train_index) if rank == 0 and cfg.metrics_every else None
+
+        def measure(step: int) -> float:
+            """Append one live-metrics record; returns the seconds it took (kept out of images/s)."""
+            t0 = time.perf_counter()
+            try:
+                record = live.measure(G_ema)
+            except ValueError as e:  # a metric that cannot be measured on this data must not end the run
+                record = {"kind": "live", "error": str(e)}
+            run.append_metrics({"step": step, **record})
+            return time.perf_counter() - t0
 
         # Train.
         acc = torch.zeros(7, device=device)  # running sums of the logged scalars (no per-step host sync)
@@ -430,6 +471,8 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
                     stop["reason"] = "on_tick"
             if step % cfg.sample_every == 0:
                 render_preview(step)
+            if live is not None and step % cfg.metrics_every == 0:
+                tick_time += measure(step)
             if step % cfg.ckpt_every == 0:
                 note = save(step)
                 if note:
@@ -457,8 +500,21 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
         if batches is not None:
             batches.close()
         restore_signals()
+        if lock is not None:
+            lock.release()
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def _live_metrics(cache, names, labels, train_index):
+    """The live-metrics probe for this run, or None (with the reason printed) when it cannot be built."""
+    from gan.metrics.live import LiveMetrics
+    try:
+        with torch.random.fork_rng(devices=[]):  # building the classifier draws init weights: keep resume bit-exact
+            return LiveMetrics(cache, tuple(names), labels, train_index)
+    except (ValueError, CheckpointError) as e:
+        print(f"live metrics off: {e}", file=sys.stderr)
+        return None
 
 
 def _install_signal_handlers(stop: dict) -> Callable[[], None]:
@@ -473,4 +529,3 @@ def _install_signal_handlers(stop: dict) -> Callable[[], None]:
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     return lambda: [signal.signal(s, h) for s, h in old.items()]
-

@@ -11,7 +11,7 @@ from pathlib import Path
 from gan import losses
 from gan.checkpoint import CheckpointError
 from gan.guard import GuardStop
-from gan.models import D_CONDS, UPSAMPLES
+from gan.models import ARCHS, D_CONDS, UPSAMPLES
 from gan.train import TrainConfig, train
 
 # (flag, config field ("model.x" for ModelConfig), type or "bool", help); defaults come from the dataclasses.
@@ -31,7 +31,11 @@ OPTIONS = [
     ("--loss", "loss", str, "adversarial loss: nonsat | hinge"),
     ("--smoothing", "smoothing", float, "one-sided label smoothing target for real images (nonsat)"),
     ("--d-steps", "d_steps", int, "D updates per G update"),
-    ("--aux-weight", "aux_weight", float, "weight of the auxiliary attribute loss (D on real labels, G on requested ones)"),
+    ("--aux-weight", "aux_weight", float, "weight of the auxiliary attribute loss in D (real images, real labels)"),
+    ("--g-aux-weight", "g_aux_weight", float, "weight of the auxiliary attribute loss in G (requested labels)"),
+    ("--ms-weight", "ms_weight", float, "weight of the mode-seeking term (0 = off)"),
+    ("--mixing-prob", "mixing_prob", float, "style G: probability of style-mixing regularisation per sample"),
+    ("--mapping-lr-mult", "mapping_lr_mult", float, "style G: learning-rate multiplier of the mapping network"),
     ("--ema", "ema", float, "G_ema decay"),
     ("--ema-warmup", "ema_warmup", "bool", "ramp the EMA decay up from 0.1 at the start"),
     ("--guard", "guard", "bool", "collapse guard (roll back a network whose loss leaves its band)"),
@@ -42,6 +46,7 @@ OPTIONS = [
     ("--sample-every", "sample_every", int, "steps between preview grids"),
     ("--ckpt-every", "ckpt_every", int, "steps between checkpoints"),
     ("--log-every", "log_every", int, "steps between logged events and guard checks"),
+    ("--metrics-every", "metrics_every", int, "steps between live metrics (diversity, accuracy, PCA) in metrics.jsonl; 0 = off"),
     ("--seed", "seed", int, "random seed"),
     ("--device", "device", str, "auto | cpu | cuda | cuda:N"),
     ("--flip", "flip", "bool", "random horizontal flips"),
@@ -51,7 +56,11 @@ OPTIONS = [
     ("--resume", "resume", "flag", "continue OUT/checkpoint.pt bit-for-bit (recipe from the checkpoint)"),
     ("--init", "init", str, "fine-tune from this checkpoint's weights (same attributes and architecture)"),
     ("--progress", "progress", "bool", "tqdm progress bar"),
+    ("--arch", "model.arch", str, "generator: style (mapping network, W space) | dcgan (z only)"),
     ("--z-dim", "model.z_dim", int, "latent size"),
+    ("--w-dim", "model.w_dim", int, "style G: size of w"),
+    ("--mapping-layers", "model.mapping_layers", int, "style G: layers of the mapping network"),
+    ("--d-mbstd", "model.d_mbstd", int, "D: minibatch-stddev group size (0 = off)"),
     ("--c-embed-dim", "model.c_embed_dim", int, "size of G's condition embedding"),
     ("--ngf", "model.ngf", int, "G width"),
     ("--ndf", "model.ndf", int, "D width"),
@@ -62,7 +71,7 @@ OPTIONS = [
 ]
 
 
-CHOICES = {"loss": losses.LOSSES, "model.g_upsample": UPSAMPLES, "model.d_cond": D_CONDS}
+CHOICES = {"loss": losses.LOSSES, "model.arch": ARCHS, "model.g_upsample": UPSAMPLES, "model.d_cond": D_CONDS}
 
 
 def _get(cfg: TrainConfig, name: str):

@@ -15,7 +15,7 @@ from gan.data.cache import FaceCache, write_cache
 from gan.metrics import fid
 from gan.metrics.classifier import ClassifierConfig, ClassifierNet
 from gan.metrics.evaluate import evaluate_checkpoint
-from gan.models import Generator, ModelConfig
+from gan.models import ModelConfig, build_generator
 
 NAMES = ["Male", "Smiling"]
 REQUIRED = {"attr_accuracy_mean", "attr_accuracy", "attr_balanced_accuracy_mean", "attr_balanced_accuracy",
@@ -44,7 +44,7 @@ def setup(tmp_path, monkeypatch):
     cache = FaceCache.open(tmp_path / "data")
     torch.manual_seed(0)
     cfg = ModelConfig(img_resolution=32, z_dim=8, c_dim=2, ngf=8, ndf=8)
-    G = Generator(cfg).eval()
+    G = build_generator(cfg).eval()
     labels = LabelDistribution.from_labels(attrs, tuple(NAMES))
     ckpt = {"format_version": 1, "kind": "generator", "model_config": cfg.to_dict(),
             "train_config": {"data": f"cache:{tmp_path / 'data'}"}, "attribute_names": NAMES,
@@ -68,11 +68,17 @@ def setup(tmp_path, monkeypatch):
 def test_cli_json_has_the_convention_keys(setup, capsys):
     gpath, cpath = setup
     rc = main(["evaluate", "--ckpt", str(gpath), "--classifier", str(cpath), "--n", "40", "--fid", "--kid", "--cfid",
-               "--flip", "--flip-n", "4", "--request", "Male, Smiling=0", "--json"])
+               "--flip", "--flip-n", "4", "--request", "Male, Smiling=0", "--diversity-k", "2", "--diversity-n", "12",
+               "--json"])
     out = capsys.readouterr().out.strip().splitlines()
     assert rc == 0
     r = json.loads(out[-1])
     assert REQUIRED | FID_KEYS <= set(r)
+    # Variety beside FID: diversity against real faces with identical labels, precision/recall on both features.
+    assert r["intra_condition_conditions"] == 2 and r["intra_condition_n"] == 12
+    assert r["intra_condition_real_source"].startswith("dataset cache")
+    assert 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and r["pr_n_gen"] == 40 and r["pr_k"] == 3
+    assert 0 <= r["recall_classifier"] <= 1
     assert set(r["attr_accuracy"]) == set(NAMES) and r["n"] == 40 and r["fid_n"] == 40 and r["fid_real_n"] == 40
     assert r["classifier_real_balanced_accuracy_mean"] == pytest.approx(0.85)
     assert r["fid_label"] == "FID(Inception-2048, 40 gen / 40 real)" and r["fid_features"].startswith("fake")

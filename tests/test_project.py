@@ -15,7 +15,7 @@ from explorer.store import LatentStore
 from gan import paths
 from gan.checkpoint import CheckpointError, load_checkpoint, load_generator, save_checkpoint
 from gan.generate import generate_images, sample_z
-from gan.models import Generator, ModelConfig
+from gan.models import ModelConfig, build_generator
 from gan.project import PhotoError, to_tensor, load_photo, prepare_photo, project, project_batch, start_latents
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
@@ -27,7 +27,7 @@ def varied_generator(path: Path, seed: int = 0) -> Path:
     own activations (an untouched init has near-constant eval outputs) and a stronger output layer."""
     make_tiny_generator(path, z_dim=Z_DIM, seed=seed)
     ck = load_checkpoint(path)
-    G = Generator(ModelConfig.from_dict(ck["model_config"]))
+    G = build_generator(ModelConfig.from_dict(ck["model_config"]))
     G.load_state_dict(ck["G_ema"])
     torch.manual_seed(seed)
     G.main[-2].weight.data *= 4  # DCGAN's N(0, 0.02) init draws nearly flat grey images
@@ -161,7 +161,7 @@ def test_bad_photos_get_clear_messages():
 
 def test_cli_writes_images_and_latents_and_refuses_non_images(tiny, tmp_path, capsys):
     from gan.__main__ import main
-    from gan.generate import load_latents_npz
+    from gan.latents_file import load_latents_npz
 
     photo = tmp_path / "astronaut.png"
     photo.write_bytes(astronaut_png())

@@ -224,3 +224,13 @@ def test_ddp_two_processes_hold_identical_weights(tiny_cache, tmp_path):
     h0, h1 = (Path(f"{out}.rank{r}").read_text() for r in (0, 1))
     assert h0 == h1
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 3
+
+
+def test_live_metrics_are_measured_during_training(tiny_cache, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_cfg(tiny_cache, out, steps=4, metrics_every=2))
+    live = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in live] == [2, 4] and all(r["kind"] == "live" for r in live)
+    r = live[-1]
+    assert 0 <= r["intra_condition_diversity_ratio"] and r["intra_condition_real_source"].startswith("dataset cache")
+    assert r["pca"]["space"] == "w" and len(r["pca"]["xy"]) == 128 and len(r["pca"]["explained"]) == 2

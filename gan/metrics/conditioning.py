@@ -96,6 +96,13 @@ def real_ceiling(classifier, names: Sequence[str]) -> dict:
         if vals:
             out[f"classifier_real_{short}"] = vals
             out[f"classifier_real_{short}_mean"] = float(np.mean(list(vals.values())))
+    blurred = rm.get("blurred") or {}
+    per = blurred.get("balanced_accuracy", {})
+    vals = {n: float(per[n]) for n in names if n in per}
+    if vals:  # the ceiling on held-out real faces blurred like a generator's (sigma in pixels)
+        out["classifier_real_blurred_balanced_accuracy"] = vals
+        out["classifier_real_blurred_balanced_accuracy_mean"] = float(np.mean(list(vals.values())))
+        out["classifier_real_blurred_sigma"] = blurred.get("sigma")
     if rm:
         out["classifier_real_split"] = rm.get("split")
         out["classifier_real_n"] = rm.get("n")

@@ -22,7 +22,9 @@ from gan import paths
 from gan.checkpoint import CheckpointError, load_checkpoint, load_generator, save_checkpoint
 from gan.records import jsonable, now_iso
 from gan.runfolder import RunFolder
+from gan.runlock import RunLock, RunLocked, describe_owner, read_owner
 
+LOCK_HINT = "Evaluate without recording (--no-record) meanwhile, or again once the run has finished"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -43,7 +45,11 @@ class EvalConfig:
     cfid_min_count: int = 50      # skip a class with fewer samples on either side
     flip: bool = False            # flip-response matrix
     flip_n: int = 200             # latents per attribute for the flip matrix
-    proxy: bool = True            # classifier-feature Fréchet distance (proxy, not FID)
+    proxy: bool = True            # classifier-feature Fréchet distance (proxy, not FID) and precision/recall
+    diversity: bool = True        # intra-condition diversity ratio (generated vs real faces with the same labels)
+    diversity_k: int = 16         # conditions for the diversity ratio
+    diversity_n: int = 64         # faces per condition on each side
+    pr_k: int = 3                 # neighbourhood size of improved precision/recall
     data: str | None = None       # --data spec for real images (default: the checkpoint's dataset source)
     requests: list[str] = field(default_factory=list)  # hand-picked requests, e.g. "Smiling, Male=0"
     request_n: int = 100          # images per hand-picked request
@@ -89,12 +95,16 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
     from gan.metrics import fid as fidlib
     from gan.metrics.classifier import default_classifier_for, load_classifier
     from gan.metrics.conditioning import classify_uint8, conditional_fid, conditioning_report, flip_response, frechet_proxy
+    from gan.metrics.diversity import RealFacesByLabel, intra_condition_diversity, precision_recall
 
     unknown = set(overrides) - {f.name for f in fields(EvalConfig)}
     if unknown:
         raise TypeError(f"unknown evaluation setting(s): {', '.join(sorted(unknown))}")
     cfg = replace(cfg or EvalConfig(), **overrides)  # never mutate the caller's config
     path = Path(path)
+    if append and read_owner(path.parent):  # refuse now, not after minutes of measuring (record() locks again)
+        raise RunLocked(f"{path.parent} is in use by {describe_owner(path.parent)}; it may be saving {path.name}, so "
+                        f"the result cannot be recorded now. {LOCK_HINT}.")
     loaded = load_generator(path, device=cfg.device)
     if classifier is None or isinstance(classifier, (str, Path)):
         cpath = classifier or default_classifier_for(loaded)
@@ -139,9 +149,25 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
         _, gen_cf = classify_uint8(classifier, gen_images, cols, want_features=True)
         _, real_cf = classify_uint8(classifier, np.asarray(cache.images[held]), cols, want_features=True)
         result.update(frechet_proxy(gen_cf, real_cf))
+        pr = precision_recall(real_cf, gen_cf, k=cfg.pr_k)
+        result.update(precision_classifier=pr["precision"], recall_classifier=pr["recall"],
+                      pr_classifier_n_gen=pr["pr_n_gen"], pr_classifier_n_real=pr["pr_n_real"], pr_k=cfg.pr_k)
         seconds["proxy"] = time.perf_counter() - clock - sum(seconds.values())
 
-    # (4) Inception: FID / KID / conditional FID with cached real statistics.
+    # (4) Variety within a condition: generated vs real faces with the same labels (pixels and classifier features).
+    if cfg.diversity and cache is not None:
+        cols = [list(classifier.attribute_names).index(nm) for nm in loaded.attribute_names]
+        real_faces = RealFacesByLabel(loaded.attribute_names, loaded.img_resolution, cache, tuple(cache.attribute_names))
+        try:
+            result.update(intra_condition_diversity(
+                loaded.G, loaded.labels, real_faces, k=cfg.diversity_k, n=cfg.diversity_n, seed=cfg.seed,
+                features=lambda imgs: classify_uint8(classifier, imgs, cols, want_features=True)[1],
+                truncation=cfg.truncation))
+        except ValueError as e:  # e.g. no label vector has diversity_n real faces in a small dataset
+            result["notes"].append(f"intra-condition diversity skipped: {e}")
+        seconds["diversity"] = time.perf_counter() - clock - sum(seconds.values())
+
+    # (5) Inception: FID / KID / conditional FID with cached real statistics.
     if want_inception:
         extractor = extractor if extractor is not None else fidlib.load_inception(cfg.device)
         fid_n = int(cfg.fid_n or cfg.n)
@@ -155,6 +181,9 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
                                       progress=(lambda d, t: progress("fid real", d, t)) if progress else None)
         gen_feats = fidlib.extract_features(extractor, fimg, batch=cfg.fid_batch,
                                             progress=(lambda d, t: progress("fid generated", d, t)) if progress else None)
+        pr = precision_recall(real.feats, gen_feats, k=cfg.pr_k)
+        result.update(precision=pr["precision"], recall=pr["recall"], pr_n_gen=pr["pr_n_gen"], pr_n_real=pr["pr_n_real"],
+                      pr_features="Inception-2048", pr_k=cfg.pr_k)
         result.update(fid=fidlib.fid_from_features(gen_feats, real.feats), fid_n=len(gen_feats),
                       fid_real_n=real.n, fid_label=fidlib.fid_label(len(gen_feats), real.n),
                       fid_features=getattr(extractor, "description", fidlib.FEATURES_NAME),
@@ -169,7 +198,7 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
                                           min_count=cfg.cfid_min_count))
         seconds["inception"] = time.perf_counter() - clock - sum(seconds.values())
 
-    # (5) Flip response.
+    # (6) Flip response.
     if cfg.flip:
         result.update(flip_response(loaded, classifier, n=cfg.flip_n, seed=cfg.seed, batch=cfg.batch, progress=progress))
         seconds["flip"] = time.perf_counter() - clock - sum(seconds.values())
@@ -185,12 +214,19 @@ def record(path: Path, result: dict, cfg: EvalConfig) -> dict:
     """Append {date, settings, metrics} to the checkpoint's metrics_history (atomic rewrite) and, when the
     checkpoint sits in a run folder, one JSON line to its metrics.jsonl."""
     entry = {"date": now_iso(), "kind": "evaluate", "settings": jsonable(asdict(cfg)), "metrics": result}
-    ckpt = load_checkpoint(path)
-    ckpt["metrics_history"] = list(ckpt.get("metrics_history", [])) + [entry]
-    save_checkpoint(path, ckpt)
-    if (path.parent / "status.json").exists():
-        RunFolder(path.parent).append_metrics(entry)
+    with RunLock(path.parent, "evaluate", hint=LOCK_HINT):  # never while a run (or another evaluate) may be saving this file
+        ckpt = load_checkpoint(path)
+        ckpt["metrics_history"] = list(ckpt.get("metrics_history", [])) + [entry]
+        save_checkpoint(path, ckpt)
+        if (path.parent / "status.json").exists():
+            RunFolder(path.parent).append_metrics(entry)
     return entry
+
+
+def is_shipped(path: str | Path) -> bool:
+    """Whether `path` is one of the repository's shipped files (under checkpoints/): read-only unless asked."""
+    real = Path(path).resolve()
+    return paths.CHECKPOINTS_DIR.resolve() in real.parents
 
 
 # ----------------------------------------------------------------------------- printing
@@ -222,9 +258,20 @@ def format_report(r: dict) -> str:
                      f"(unasked floor {q['all_match_floor']:.3f})" + ("" if q["possible"] else " — no real image has this combination"))
     if "proxy_fd_classifier" in r:
         lines.append(f"{r['proxy_fd_classifier_label']}, {r['proxy_fd_n']} gen / {r['proxy_fd_real_n']} real: {r['proxy_fd_classifier']:.3f}")
+    if "recall_classifier" in r:
+        lines.append(f"precision / recall (k={r['pr_k']}, classifier features, {r['pr_classifier_n_gen']} gen / "
+                     f"{r['pr_classifier_n_real']} real): {r['precision_classifier']:.3f} / {r['recall_classifier']:.3f}")
+    if "intra_condition_diversity_ratio" in r:
+        lines.append(f"intra-condition diversity ratio ({r['intra_condition_conditions']} conditions × {r['intra_condition_n']} "
+                     f"faces, real: {r['intra_condition_real_source']}): face region {r['intra_condition_diversity_ratio']:.3f}, "
+                     f"whole image {r['intra_condition_diversity_ratio_overall']:.3f}, classifier features "
+                     f"{r.get('intra_condition_diversity_ratio_features', float('nan')):.3f}  (1 = as varied as real faces)")
     if "fid" in r:
         lines.append(f"{r['fid_label']} = {r['fid']:.2f}   [features: {r['fid_features']}; resize: {r['fid_resize']}; "
                      f"real statistics {'cached' if r['fid_real_stats_cached'] else 'computed'}]")
+    if "recall" in r:
+        lines.append(f"precision / recall (k={r['pr_k']}, Inception-2048, {r['pr_n_gen']} gen / {r['pr_n_real']} real): "
+                     f"{r['precision']:.3f} / {r['recall']:.3f}")
     if "kid" in r:
         lines.append(f"KID(Inception-2048, {r['fid_n']} gen / {r['fid_real_n']} real, 100 subsets of {r['kid_subset_size']}) "
                      f"= {r['kid']:.5f} ± {r['kid_std']:.5f}")
@@ -250,7 +297,8 @@ def _num(v) -> str:
 def add_cli(subparsers) -> None:
     d = EvalConfig()
     p = subparsers.add_parser("evaluate", help="measure a generator checkpoint (conditioning accuracy, FID, …)",
-                              description="Measure a generator; the result is appended to the checkpoint's metrics_history.")
+                              description="Measure a generator; the result is appended to the checkpoint's metrics_history "
+                                          "(not for the shipped checkpoints/ files unless --record).")
     p.add_argument("--ckpt", default=str(paths.DEFAULT_CHECKPOINT), help="generator checkpoint (default: %(default)s)")
     p.add_argument("--classifier", default=None, help="attribute classifier (default: checkpoints/default_classifier.pt "
                                                       "or another whose attributes match)")
@@ -267,8 +315,16 @@ def add_cli(subparsers) -> None:
     p.add_argument("--flip-n", type=int, default=d.flip_n)
     p.add_argument("--data", default=None, help="real images (--data spec; default: the checkpoint's dataset source)")
     p.add_argument("--request", action="append", default=[], help='hand-picked request, e.g. "Smiling, Male=0" (repeatable)')
-    p.add_argument("--no-proxy", action="store_true", help="skip the classifier-feature proxy")
-    p.add_argument("--no-append", action="store_true", help="do not record the result in the checkpoint")
+    p.add_argument("--no-proxy", action="store_true", help="skip the classifier-feature proxy and precision/recall")
+    p.add_argument("--no-diversity", action="store_true", help="skip the intra-condition diversity ratio")
+    p.add_argument("--diversity-k", type=int, default=d.diversity_k, help="conditions for the diversity ratio (default: %(default)s)")
+    p.add_argument("--diversity-n", type=int, default=d.diversity_n, help="faces per condition (default: %(default)s)")
+    rec = p.add_mutually_exclusive_group()
+    rec.add_argument("--record", dest="record", action="store_true", default=None,
+                     help="append the result to the checkpoint's metrics_history (default: yes in run folders, "
+                          "no for the shipped files under checkpoints/, which change only when you ask)")
+    rec.add_argument("--no-record", "--no-append", dest="record", action="store_false",
+                     help="do not rewrite the checkpoint")
     p.add_argument("--device", default=d.device)
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     p.set_defaults(func=_cli)
@@ -282,7 +338,8 @@ def _cli(args: argparse.Namespace) -> int:
     configure_threads()
     cfg = EvalConfig(n=args.n, seed=args.seed, batch=args.batch, truncation=args.truncation, fid=args.fid,
                      fid_n=args.fid_n, fid_real_n=args.fid_real_n, kid=args.kid, cfid=args.cfid, flip=args.flip,
-                     flip_n=args.flip_n, proxy=not args.no_proxy, data=args.data, requests=list(args.request),
+                     flip_n=args.flip_n, proxy=not args.no_proxy, diversity=not args.no_diversity,
+                     diversity_k=args.diversity_k, diversity_n=args.diversity_n, data=args.data, requests=list(args.request),
                      device=args.device)
     bars: dict[str, tqdm] = {}
 
@@ -292,8 +349,9 @@ def _cli(args: argparse.Namespace) -> int:
             bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
         bar.update(done - bar.n)
 
+    record_it = args.record if args.record is not None else not is_shipped(args.ckpt)
     try:
-        r = evaluate_checkpoint(args.ckpt, classifier=args.classifier, progress=progress, append=not args.no_append, cfg=cfg)
+        r = evaluate_checkpoint(args.ckpt, classifier=args.classifier, progress=progress, append=record_it, cfg=cfg)
     except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -301,8 +359,10 @@ def _cli(args: argparse.Namespace) -> int:
         for bar in bars.values():
             bar.close()
     print(format_report(r))
-    if not args.no_append:
+    if record_it:
         print(f"recorded in {args.ckpt} metrics_history")
+    elif args.record is None:
+        print(f"not recorded: {args.ckpt} is a shipped file (pass --record to append to its metrics_history)")
     if args.json:
         print(json.dumps(r))
     return 0
