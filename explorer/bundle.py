@@ -25,15 +25,15 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from explorer.store import (MAX_NAME_LEN, LatentStore, StoreError, check_name, check_npy_header,
-                            read_capped)
+from explorer.store import (ImportReport, LatentStore, StoreError, check_name, check_note, prepare_direction,
+                            prepare_latents)
 from gan.atomic import atomic_write
 from gan.records import now_iso
+from gan.untrusted import UntrustedFileError, ZipReader, parse_json, read_capped
 
 FORMAT = "gan-explorer-bundle"
 FORMAT_VERSION = 1
@@ -42,16 +42,7 @@ MAX_UNCOMPRESSED = 1024 * 1024 * 1024  # zip-bomb guard: sum of declared member 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 MAX_MEMBERS = 100_000
 
-
-@dataclass
-class ImportReport:
-    """What an import did: old → new names (they differ where a name clashed)."""
-
-    collections: dict[str, str] = field(default_factory=dict)
-    directions: dict[str, str] = field(default_factory=dict)
-    latents: int = 0
-    settings: list[str] = field(default_factory=list)  # keys written
-    checkpoints: list[str] = field(default_factory=list)  # checkpoints the bundle's latents need
+__all__ = ["ImportReport", "export_bundle", "import_bundle"]
 
 
 def _npy(a: np.ndarray) -> bytes:
@@ -110,60 +101,6 @@ def export_bundle(store: LatentStore, path_or_buffer: str | os.PathLike | Binary
     return manifest
 
 
-class _Reader:
-    """Reads named members of an untrusted zip with size caps; never touches the file system."""
-
-    def __init__(self, data: bytes):
-        try:
-            self.zf = zipfile.ZipFile(io.BytesIO(data))
-            infos = self.zf.infolist()
-        except (zipfile.BadZipFile, OSError, ValueError) as e:
-            raise StoreError(f"not a bundle (.zip) file: {e}") from None
-        if len(infos) > MAX_MEMBERS:
-            raise StoreError(f"the bundle has {len(infos)} entries; the limit is {MAX_MEMBERS}")
-        if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED:
-            raise StoreError(f"the bundle unpacks to more than {MAX_UNCOMPRESSED // 2**20} MB")
-        self.sizes = {i.filename: i.file_size for i in infos}
-
-    def read(self, name: str, limit: int) -> bytes:
-        if name not in self.sizes:
-            raise StoreError(f"the bundle is missing {name}")
-        if self.sizes[name] > limit:
-            raise StoreError(f"{name} in the bundle is too large")
-        try:
-            with self.zf.open(name) as f:
-                data = f.read(limit + 1)  # bounded even if the header lies
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            raise StoreError(f"{name} in the bundle is corrupt: {e}") from None
-        if len(data) > limit:
-            raise StoreError(f"{name} in the bundle is too large")
-        return data
-
-    def array(self, name: str, shape: tuple[int, ...], kinds: str) -> np.ndarray:
-        data = self.read(name, MAX_UNCOMPRESSED)
-        check_npy_header(io.BytesIO(data), len(data), name)
-        try:
-            a = np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            raise StoreError(f"{name} in the bundle is not a valid array: {e}") from None
-        if a.shape != shape or a.dtype.kind not in kinds:
-            raise StoreError(f"{name} in the bundle has {a.dtype} {a.shape}, expected shape {shape}")
-        return a
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    """name, or "name (2)", "name (3)"… — the first not in `taken`, kept within MAX_NAME_LEN."""
-    if name not in taken:
-        return name
-    k = 2
-    while True:
-        suffix = f" ({k})"
-        cand = name[: MAX_NAME_LEN - len(suffix)] + suffix
-        if cand not in taken:
-            return cand
-        k += 1
-
-
 def _get(d: Any, key: str, types: type | tuple, what: str) -> Any:
     """d[key] if d is a dict holding a value of `types` there (bools are not ints here)."""
     ok = isinstance(d, dict) and key in d and isinstance(d[key], types) and not isinstance(d[key], bool)
@@ -176,34 +113,37 @@ def import_bundle(store: LatentStore, file: str | os.PathLike | bytes | BinaryIO
                   overwrite_settings: bool = False) -> ImportReport:
     """Merge a bundle into `store`. Everything is read and checked first, then written in one
     transaction: a malformed bundle raises StoreError and leaves the store untouched."""
+    try:
+        return _import_bundle(store, file, overwrite_settings)
+    except UntrustedFileError as e:
+        raise StoreError(str(e)) from None
+
+
+def _import_bundle(store: LatentStore, file, overwrite_settings: bool) -> ImportReport:
     # Read the bytes (capped).
-    data = read_capped(file, MAX_BUNDLE_BYTES, "bundle")
-    r = _Reader(data)
+    r = ZipReader(read_capped(file, MAX_BUNDLE_BYTES, "bundle"), "bundle", MAX_MEMBERS, MAX_UNCOMPRESSED)
 
     # Parse and check the manifest.
-    try:
-        manifest = json.loads(r.read("manifest.json", MAX_MANIFEST_BYTES).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise StoreError(f"the bundle's manifest is not valid JSON: {e}") from None
+    manifest = parse_json(r.read("manifest.json", MAX_MANIFEST_BYTES), "bundle's manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise StoreError("not a latent-explorer bundle (manifest format is missing or different)")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise StoreError(f"bundle format version {manifest.get('format_version')!r} is not supported (expected {FORMAT_VERSION})")
+        raise StoreError(f"bundle format version {str(manifest.get('format_version'))[:20]!r} is not supported "
+                         f"(expected {FORMAT_VERSION})")
     cols, parts = _get(manifest, "collections", list, "bundle"), _get(manifest, "parts", list, "bundle")
     dirs = _get(manifest, "directions", list, "bundle")
     notes: dict[str, str] = {}  # collection name -> note, in bundle order
     for i, col in enumerate(cols):
         name = check_name(_get(col, "name", str, f"collection {i}"), f"collection {i} name")
-        note = col.get("note", "")
-        if name in notes or not isinstance(note, str):
-            raise StoreError(f"malformed bundle manifest: collection {name!r} repeated or has a bad note")
-        notes[name] = note
+        if name in notes:
+            raise StoreError(f"malformed bundle manifest: collection {name!r} is listed twice")
+        notes[name] = check_note(col.get("note", ""))
     settings = manifest.get("settings", {})
     if not isinstance(settings, dict):
         raise StoreError("malformed bundle manifest: settings must be an object")
 
-    # Load and validate every array, turning them into store rows (nothing written yet).
-    latent_rows: list[tuple[str, list[tuple]]] = []  # (collection, rows)
+    # Load and validate every array, turning them into store batches (nothing written yet).
+    batches = []  # (collection, PreparedLatents)
     for i, p in enumerate(parts):
         what = f"part {i}"
         n, zd, cd = (_get(p, k, int, what) for k in ("count", "z_dim", "c_dim"))
@@ -216,52 +156,37 @@ def import_bundle(store: LatentStore, file: str | os.PathLike | bytes | BinaryIO
         meta = _get(p, "meta", list, what)
         if not (0 < n and zd > 0 and cd >= 0 and len(sizes) == n and len(meta) == n and len(names) == cd):
             raise StoreError(f"malformed bundle manifest: {what} sizes disagree")
-        if not all(isinstance(s, int) and s >= 0 for s in sizes):
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes):
             raise StoreError(f"malformed bundle manifest: {what} thumbnail sizes")
-        z = r.array(f"parts/{i}/z.npy", (n, zd), "f")
-        c = r.array(f"parts/{i}/c.npy", (n, cd), "f")
-        seeds = r.array(f"parts/{i}/seeds.npy", (n,), "iu")
-        indices = r.array(f"parts/{i}/indices.npy", (n,), "iu")
-        blob = r.array(f"parts/{i}/thumbnails.npy", (sum(sizes),), "u").tobytes()
+        if not all(isinstance(a, str) for a in names) or not all(m is None or isinstance(m, dict) for m in meta):
+            raise StoreError(f"malformed bundle manifest: {what} attribute names or meta")
+        z = _array(r, f"parts/{i}/z.npy", (n, zd), "f")
+        c = _array(r, f"parts/{i}/c.npy", (n, cd), "f")
+        seeds = _array(r, f"parts/{i}/seeds.npy", (n,), "iu")
+        indices = _array(r, f"parts/{i}/indices.npy", (n,), "iu")
+        blob = _array(r, f"parts/{i}/thumbnails.npy", (sum(sizes),), "u").tobytes()
         offs = np.concatenate([[0], np.cumsum(sizes)])
         thumbs = [blob[offs[k]:offs[k + 1]] or None for k in range(n)]
-        rows = store._prepare_latents(z, c, names, ck, seeds, indices, thumbs, meta)
-        latent_rows.append((name, rows))
-    dir_rows = []
+        batches.append((name, prepare_latents(z, c, names, ck, seeds, indices, thumbs, meta)))
+    directions = []
     for j, d in enumerate(dirs):
         what = f"direction {j}"
-        vec = r.array(f"directions/{j}.npy", (_get(d, "z_dim", int, what),), "f")
-        dir_rows.append(store._prepare_direction(
+        vec = _array(r, f"directions/{j}.npy", (_get(d, "z_dim", int, what),), "f")
+        meta = d.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise StoreError(f"malformed bundle manifest: {what} meta must be an object")
+        directions.append(prepare_direction(
             _get(d, "name", str, what), vec, _get(d, "method", str, what), _get(d, "source_collections", list, what),
-            _get(d, "checkpoint_id", str, what), d.get("target_attribute"), d.get("meta") or {}))
-    setting_items = [(check_name(k, "setting key"), v) for k, v in settings.items()]
+            _get(d, "checkpoint_id", str, what), d.get("target_attribute"), meta))
+    checkpoints = [str(c)[:200] for c in manifest.get("checkpoints", []) if isinstance(c, str)][:1000]
 
     # Write it all in one transaction, renaming clashes.
-    checkpoints = [str(c) for c in manifest.get("checkpoints", []) if isinstance(c, str)]
+    return store.import_records(notes, batches, directions, list(settings.items()), overwrite_settings, checkpoints)
 
-    def write(conn) -> ImportReport:
-        report = ImportReport(checkpoints=checkpoints)  # built afresh if the transaction is retried
-        taken = {row[0] for row in conn.execute("SELECT name FROM collections")}
-        cids = {}
-        for name, note in notes.items():
-            new = report.collections[name] = _unique(name, taken)
-            taken.add(new)
-            cids[name] = conn.execute("INSERT INTO collections (name, note, created) VALUES (?, ?, ?)",
-                                      (new, note, now_iso())).lastrowid
-        for name, rows in latent_rows:
-            report.latents += len(store._insert_rows(conn, cids[name], rows))
-        dtaken = {row[0] for row in conn.execute("SELECT name FROM directions")}
-        for row in dir_rows:
-            new = report.directions[row[0]] = _unique(row[0], dtaken)
-            dtaken.add(new)
-            # Source collections may have been renamed: point them at the new names.
-            src = json.dumps([report.collections.get(s, s) for s in json.loads(row[3])], ensure_ascii=False)
-            store._insert_direction(conn, (new, row[1], row[2], src, *row[4:]), overwrite=False)
-        for k, v in setting_items:
-            exists = conn.execute("SELECT 1 FROM settings WHERE key = ?", (k,)).fetchone()
-            if overwrite_settings or not exists:
-                conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (k, json.dumps(v, ensure_ascii=False)))
-                report.settings.append(k)
-        return report
 
-    return store._write(write)
+def _array(r: ZipReader, name: str, shape: tuple[int, ...], kinds: str) -> np.ndarray:
+    """Member `name` as an array of the declared shape and dtype kind."""
+    a = r.array(name, MAX_UNCOMPRESSED)
+    if a.shape != shape or a.dtype.kind not in kinds:
+        raise StoreError(f"{name} in the bundle has {a.dtype} {a.shape}, expected shape {shape}")
+    return a

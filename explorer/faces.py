@@ -197,14 +197,9 @@ def gif_bytes(frames: np.ndarray, duration_ms: int = 120, bounce: bool = True, s
 
 
 def latents_npz_bytes(faces: list[Face]) -> bytes:
-    """The latents `.npz` (gan.generate.save_latents_npz) of faces, as bytes for a download."""
-    import tempfile
-    from pathlib import Path
-
-    from gan.generate import save_latents_npz
+    """The latents `.npz` (gan.latents_file) of faces, as bytes for a download."""
+    from gan import latents_file
 
     z, c = stack(faces)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = save_latents_npz(Path(tmp) / "latents.npz", z, c, faces[0].names, [f.seed for f in faces],
-                                [f.index for f in faces], faces[0].checkpoint)
-        return path.read_bytes()
+    return latents_file.latents_npz_bytes(z, c, faces[0].names, [f.seed for f in faces], [f.index for f in faces],
+                                          faces[0].checkpoint)

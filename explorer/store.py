@@ -20,26 +20,28 @@ import os
 import random
 import sqlite3
 import time
-import zipfile
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
+from PIL import Image
 
-from gan.atomic import atomic_write
+from gan import latents_file
+from gan.latents_file import MAX_ATTRIBUTE_NAME_LEN, MAX_ATTRIBUTES, MAX_DIM, MAX_ROWS, LatentsFileError
 from gan.paths import store_path
 from gan.records import now_iso
+from gan.untrusted import UntrustedFileError, check_png
 
 MAX_NAME_LEN = 200  # characters in a collection / direction / setting name
-MAX_NOTE_LEN = 10_000
+MAX_NOTE_LEN = 10_000  # characters in a collection note
+MAX_META_CHARS = 10_000  # characters of one latent's / direction's JSON meta
 MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
-MAX_NPZ_BYTES = 50 * 1024 * 1024  # file size of an imported .npz
-MAX_NPZ_UNCOMPRESSED = 200 * 1024 * 1024  # sum of the arrays inside it (zip-bomb guard)
-MAX_ROWS = 100_000  # latents per import
-MAX_DIM = 65_536  # z_dim / c_dim sanity bound
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_THUMBNAIL_PIXELS = 1024 * 1024  # declared width × height of a thumbnail PNG (decompression-bomb guard)
+MAX_BATCH_BYTES = 512 * 1024 * 1024  # what one add/import may write (rows × (z, c, names, meta, thumbnail))
 SCHEMA_VERSION = 1
+TABLES = ("collections", "latents", "directions", "settings")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -82,6 +84,40 @@ CREATE TABLE IF NOT EXISTS settings (
 
 class StoreError(Exception):
     """Anything wrong with a store request or file, with a message meant for the user."""
+
+
+@dataclass(frozen=True)
+class PreparedLatents:
+    """A validated batch of latents, ready to insert (from prepare_latents); nothing is written yet."""
+
+    rows: tuple[tuple, ...]  # (z, c, names_json, checkpoint_id, seed, idx, thumbnail, created, meta) per latent
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class PreparedDirection:
+    """A validated direction, ready to insert (from prepare_direction)."""
+
+    name: str
+    vector: bytes  # (z_dim,) float32 little-endian
+    method: str
+    source_collections: tuple[str, ...]
+    checkpoint_id: str
+    target_attribute: str | None
+    meta_json: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did: old → new names (they differ where a name clashed)."""
+
+    collections: dict[str, str] = field(default_factory=dict)
+    directions: dict[str, str] = field(default_factory=dict)
+    latents: int = 0
+    settings: list[str] = field(default_factory=list)  # keys written
+    checkpoints: list[str] = field(default_factory=list)  # checkpoints the imported latents need
 
 
 @dataclass(frozen=True)
@@ -145,11 +181,21 @@ def check_name(name: Any, what: str = "name", max_len: int = MAX_NAME_LEN) -> st
     return name
 
 
-def _json(value: Any, what: str) -> str:
+def check_note(note: Any) -> str:
+    """Return a collection note if it is storable text within MAX_NOTE_LEN, else raise StoreError."""
+    if not isinstance(note, str) or len(note) > MAX_NOTE_LEN:
+        raise StoreError(f"a note must be text of at most {MAX_NOTE_LEN} characters")
+    return note
+
+
+def _json(value: Any, what: str, max_chars: int | None = None) -> str:
     try:
-        return json.dumps(value, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError) as e:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError) as e:
         raise StoreError(f"{what} is not JSON-serialisable: {e}") from None
+    if max_chars is not None and len(text) > max_chars:
+        raise StoreError(f"{what} is {len(text)} characters of JSON; the limit is {max_chars}")
+    return text
 
 
 def _float_matrix(x: Any, what: str, rows: int | None = None) -> np.ndarray:
@@ -191,11 +237,87 @@ def _thumbnails(x: Sequence[bytes | None] | None, n: int) -> list[bytes | None]:
     for t in x:
         if t is None:
             continue
-        if not isinstance(t, (bytes, bytearray, memoryview)) or not bytes(t[:8]) == PNG_MAGIC:
+        if not isinstance(t, (bytes, bytearray, memoryview)):
             raise StoreError("thumbnails must be PNG bytes (or None)")
-        if len(t) > MAX_THUMBNAIL_BYTES:
-            raise StoreError(f"a thumbnail is {len(t)} bytes; the limit is {MAX_THUMBNAIL_BYTES}")
+        try:
+            check_png(bytes(t), MAX_THUMBNAIL_PIXELS, MAX_THUMBNAIL_BYTES)
+        except UntrustedFileError as e:
+            raise StoreError(f"thumbnails must be small PNG images: {e}") from None
     return [None if t is None else bytes(t) for t in x]
+
+
+def _attribute_names(attribute_names: Sequence[str] | None) -> list[str]:
+    names = [] if attribute_names is None else list(attribute_names)
+    if len(names) > MAX_ATTRIBUTES:
+        raise StoreError(f"{len(names)} attribute names; the limit is {MAX_ATTRIBUTES}")
+    for a in names:
+        check_name(a, "attribute name", MAX_ATTRIBUTE_NAME_LEN)
+    return names
+
+
+def prepare_latents(z: Any, c: Any, attribute_names: Sequence[str], checkpoint_id: str, seeds: Any = None,
+                    indices: Any = None, thumbnails: Sequence[bytes | None] | None = None,
+                    meta: Sequence[dict | None] | None = None) -> PreparedLatents:
+    """Validate a batch of latents (see LatentStore.add_latents) without writing anything; StoreError says why."""
+    z = _float_matrix(z, "z")  # (n, z_dim)
+    n = len(z)
+    if n == 0 or z.shape[1] == 0:
+        raise StoreError(f"no latents to add (z has shape {z.shape})")
+    if n > MAX_ROWS:
+        raise StoreError(f"{n} latents in one batch; the limit is {MAX_ROWS}")
+    names = _attribute_names(attribute_names)
+    c = _float_matrix(c, "c", rows=n)  # (n, c_dim)
+    if c.shape[1] != len(names):
+        raise StoreError(f"c has {c.shape[1]} columns but {len(names)} attribute names were given")
+    names_json = _json(names, "attribute_names")
+    check_name(checkpoint_id, "checkpoint id")
+    seeds_l, idx_l = _int_column(seeds, "seeds", n), _int_column(indices, "indices", n)
+    thumbs = _thumbnails(thumbnails, n)
+    meta = list(meta) if meta is not None else [None] * n
+    if len(meta) != n:
+        raise StoreError(f"{len(meta)} meta entries for {n} latents")
+    metas = [_json(m or {}, "meta", MAX_META_CHARS) for m in meta]
+    size = n * (z.shape[1] * 4 + c.shape[1] * 4 + len(names_json)) + sum(map(len, metas)) + sum(len(t or b"") for t in thumbs)
+    if size > MAX_BATCH_BYTES:
+        raise StoreError(f"these latents would take {size // 2**20} MB in the store; the limit per batch is "
+                         f"{MAX_BATCH_BYTES // 2**20} MB")
+    now = now_iso()
+    return PreparedLatents(tuple((z[i].tobytes(), c[i].tobytes(), names_json, checkpoint_id, seeds_l[i], idx_l[i],
+                                  thumbs[i], now, metas[i]) for i in range(n)))
+
+
+def prepare_direction(name: str, vector: Any, method: str, source_collections: Sequence[str] | None,
+                      checkpoint_id: str, target_attribute: str | None = None,
+                      meta: dict | None = None) -> PreparedDirection:
+    """Validate a direction (see LatentStore.save_direction) without writing anything; StoreError says why."""
+    check_name(name, "direction name")
+    v = _float_matrix(vector, "direction vector")
+    if len(v) != 1 or v.shape[1] == 0:
+        raise StoreError(f"a direction must be one (z_dim,) vector, got shape {np.shape(vector)}")
+    check_name(method, "method")
+    check_name(checkpoint_id, "checkpoint id")
+    if target_attribute is not None:
+        check_name(target_attribute, "target attribute")
+    sources = source_collections or []
+    if not isinstance(sources, (list, tuple)) or not all(isinstance(x, str) for x in sources):
+        raise StoreError("source collections must be a list of names")
+    for src in sources:
+        check_name(src, "source collection name")
+    return PreparedDirection(name, v[0].tobytes(), method, tuple(sources), checkpoint_id, target_attribute,
+                             _json(meta or {}, "meta", MAX_META_CHARS))
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """name, or "name (2)", "name (3)"… — the first not in `taken`, kept within MAX_NAME_LEN."""
+    if name not in taken:
+        return name
+    k = 2
+    while True:
+        suffix = f" ({k})"
+        cand = name[: MAX_NAME_LEN - len(suffix)] + suffix
+        if cand not in taken:
+            return cand
+        k += 1
 
 
 def _vec(blob: bytes) -> np.ndarray:
@@ -214,6 +336,7 @@ class LatentStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the folder for the store {self.path}: {e}") from None
+        self._check_existing_file()  # a foreign or unwritable file is refused before anything is written to it
 
         def init(conn: sqlite3.Connection) -> None:
             conn.executescript(_SCHEMA)
@@ -221,6 +344,43 @@ class LatentStore:
 
         self._retry(self._set_wal)
         self._run(init)
+
+    def _check_existing_file(self) -> None:
+        """Refuse, touching nothing, a file that is not a store of ours (or an empty database), or that we
+        could not write; say which path and why."""
+        p = self.path
+        if p.is_dir():
+            raise StoreError(f"the store path {p} is a folder, not a file")
+        folder_ok = os.access(p.parent, os.W_OK | os.X_OK)
+        if not p.exists() or p.stat().st_size == 0:
+            if not folder_ok:
+                raise StoreError(f"cannot create the store {p}: the folder {p.parent} is not writable "
+                                 f"(read-only workspace? set GAN_STORE to a writable file)")
+            return
+        if not os.access(p, os.R_OK | os.W_OK):
+            raise StoreError(f"the store {p} is read-only for this user (permissions "
+                             f"{oct(p.stat().st_mode & 0o777)}); choose a writable file")
+        if not folder_ok:
+            raise StoreError(f"the store {p} is in a folder that is not writable ({p.parent}); SQLite needs to "
+                             f"create its journal files next to it")
+        uri = "file:" + urllib.parse.quote(str(p.resolve())) + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=5.0)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the store {p}: {e}") from None
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{p} is not a latent store (not an SQLite database: {e}); nothing was changed") from None
+        finally:
+            conn.close()
+        tables.discard("sqlite_sequence")
+        ours = version == SCHEMA_VERSION and set(TABLES) <= tables
+        empty = not tables and version == 0
+        if not (ours or empty):
+            raise StoreError(f"{p} is an SQLite database but not a latent store (schema version {version}, tables: "
+                             f"{', '.join(sorted(tables)) or 'none'}); nothing was changed — choose another file")
 
     # -- connections and transactions
 
@@ -302,8 +462,7 @@ class LatentStore:
     def create_collection(self, name: str, note: str = "") -> int:
         """New empty collection; StoreError if the name is taken or not storable."""
         check_name(name, "collection name")
-        if not isinstance(note, str) or len(note) > MAX_NOTE_LEN:
-            raise StoreError(f"note must be text of at most {MAX_NOTE_LEN} characters")
+        check_note(note)
 
         def fn(conn: sqlite3.Connection) -> int:
             if conn.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
@@ -349,32 +508,9 @@ class LatentStore:
     # -- latents
 
     @staticmethod
-    def _prepare_latents(z, c, attribute_names, checkpoint_id, seeds=None, indices=None,
-                         thumbnails=None, meta=None) -> list[tuple]:
-        """Validate a batch and turn it into row tuples (everything checked before anything is written)."""
-        z = _float_matrix(z, "z")  # (n, z_dim)
-        n = len(z)
-        if n == 0 or z.shape[1] == 0:
-            raise StoreError(f"no latents to add (z has shape {z.shape})")
-        names = [str(a) for a in attribute_names] if attribute_names is not None else []
-        c = _float_matrix(c, "c", rows=n)  # (n, c_dim)
-        if c.shape[1] != len(names):
-            raise StoreError(f"c has {c.shape[1]} columns but {len(names)} attribute names were given")
-        names_json = _json(names, "attribute_names")
-        check_name(checkpoint_id, "checkpoint id")
-        seeds_l, idx_l = _int_column(seeds, "seeds", n), _int_column(indices, "indices", n)
-        thumbs = _thumbnails(thumbnails, n)
-        metas = [_json(m or {}, "meta") for m in (meta if meta is not None else [None] * n)]
-        if len(metas) != n:
-            raise StoreError(f"{len(metas)} meta entries for {n} latents")
-        now = now_iso()
-        return [(z[i].tobytes(), c[i].tobytes(), names_json, checkpoint_id, seeds_l[i], idx_l[i], thumbs[i], now, metas[i])
-                for i in range(n)]
-
-    @staticmethod
-    def _insert_rows(conn: sqlite3.Connection, cid: int, rows: list[tuple]) -> list[int]:
+    def _insert_rows(conn: sqlite3.Connection, cid: int, batch: PreparedLatents) -> list[int]:
         ids = []
-        for r in rows:
+        for r in batch.rows:
             cur = conn.execute("INSERT INTO latents (collection_id, z, c, attribute_names, checkpoint_id, seed, idx, "
                                "thumbnail, created, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (cid, *r))
             ids.append(int(cur.lastrowid))
@@ -390,8 +526,8 @@ class LatentStore:
         seeds / indices: (n,) ints, -1 or None = unknown. thumbnails: n PNG byte strings or None.
         All-or-nothing: returns the new row ids once committed.
         """
-        rows = self._prepare_latents(z, c, attribute_names, checkpoint_id, seeds, indices, thumbnails, meta)
-        return self._write(lambda conn: self._insert_rows(conn, self._collection_id(conn, collection, create=True), rows))
+        batch = prepare_latents(z, c, attribute_names, checkpoint_id, seeds, indices, thumbnails, meta)
+        return self._write(lambda conn: self._insert_rows(conn, self._collection_id(conn, collection, create=True), batch))
 
     def get_latents(self, collection: str | int, checkpoint_id: str | None = None) -> LatentSet:
         """All latents of a collection (optionally only one checkpoint's). StoreError if it mixes sizes."""
@@ -428,6 +564,24 @@ class LatentStore:
                                                "IS NOT NULL ORDER BY id LIMIT ?", (cid, -1 if limit is None else int(limit)))]
         return self._run(fn)
 
+    def displayable_thumbnails(self, collection: str | int, limit: int = 16) -> tuple[list[bytes], str | None]:
+        """Up to `limit` thumbnails that are safe to decode (bounded PNGs), and a message about any that were not
+        (or why none could be read); never raises StoreError, so a page can still draw the collection's buttons."""
+        try:
+            thumbs = self.get_thumbnails(collection, limit=limit)
+        except StoreError as e:
+            return [], str(e)
+        good, bad = [], 0
+        for t in thumbs:
+            try:
+                check_png(bytes(t), MAX_THUMBNAIL_PIXELS, MAX_THUMBNAIL_BYTES)
+                with Image.open(io.BytesIO(t)) as im:  # bounded by the pixel check above; corrupt data fails here
+                    im.load()
+                good.append(bytes(t))
+            except (UntrustedFileError, TypeError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+                bad += 1
+        return good, (f"{bad} thumbnail{'s' * (bad != 1)} not shown: not a small PNG image" if bad else None)
+
     def delete_latents(self, ids: Sequence[int] | np.ndarray) -> int:
         """Delete latents by row id; returns how many existed."""
         ids = [int(i) for i in np.asarray(ids, dtype=np.int64).reshape(-1)]
@@ -439,24 +593,13 @@ class LatentStore:
     # -- directions
 
     @staticmethod
-    def _prepare_direction(name, vector, method, source_collections, checkpoint_id, target_attribute, meta) -> tuple:
-        check_name(name, "direction name")
-        v = _float_matrix(vector, "direction vector")
-        if len(v) != 1 or v.shape[1] == 0:
-            raise StoreError(f"a direction must be one (z_dim,) vector, got shape {np.shape(vector)}")
-        check_name(method, "method")
-        check_name(checkpoint_id, "checkpoint id")
-        if target_attribute is not None:
-            check_name(target_attribute, "target attribute")
-        return (name, v[0].tobytes(), method, _json([str(s) for s in source_collections or []], "source_collections"),
-                checkpoint_id, target_attribute, now_iso(), _json(meta or {}, "meta"))
-
-    @staticmethod
-    def _insert_direction(conn: sqlite3.Connection, row: tuple, overwrite: bool) -> int:
-        if conn.execute("SELECT 1 FROM directions WHERE name = ?", (row[0],)).fetchone():
+    def _insert_direction(conn: sqlite3.Connection, d: PreparedDirection, overwrite: bool) -> int:
+        if conn.execute("SELECT 1 FROM directions WHERE name = ?", (d.name,)).fetchone():
             if not overwrite:
-                raise StoreError(f"a direction named {row[0]!r} already exists")
-            conn.execute("DELETE FROM directions WHERE name = ?", (row[0],))
+                raise StoreError(f"a direction named {d.name!r} already exists")
+            conn.execute("DELETE FROM directions WHERE name = ?", (d.name,))
+        row = (d.name, d.vector, d.method, json.dumps(list(d.source_collections), ensure_ascii=False), d.checkpoint_id,
+               d.target_attribute, now_iso(), d.meta_json)
         return int(conn.execute("INSERT INTO directions (name, vector, method, source_collections, checkpoint_id, "
                                 "target_attribute, created, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
 
@@ -464,8 +607,8 @@ class LatentStore:
                        checkpoint_id: str, target_attribute: str | None = None, meta: dict | None = None,
                        overwrite: bool = False) -> int:
         """Save a (z_dim,) direction under a unique name; StoreError if taken unless overwrite=True."""
-        row = self._prepare_direction(name, vector, method, source_collections, checkpoint_id, target_attribute, meta)
-        return self._write(lambda conn: self._insert_direction(conn, row, overwrite))
+        d = prepare_direction(name, vector, method, source_collections, checkpoint_id, target_attribute, meta)
+        return self._write(lambda conn: self._insert_direction(conn, d, overwrite))
 
     @staticmethod
     def _direction(r: tuple) -> DirectionInfo:
@@ -505,112 +648,74 @@ class LatentStore:
     def all_settings(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._run(lambda conn: conn.execute("SELECT key, value FROM settings").fetchall())}
 
-    # -- .npz exchange (ARCHITECTURE.md "Latents .npz")
+    # -- .npz exchange (the format is gan.latents_file's)
 
     def export_collection_npz(self, name: str | int, path_or_buffer: str | os.PathLike | BinaryIO,
                               checkpoint_id: str | None = None) -> int:
-        """Write a collection as latents .npz (z, c, attribute_names, seeds, indices, checkpoint); returns N."""
+        """Write a collection as a latents .npz (atomically when given a path); returns N."""
         s = self.get_latents(name, checkpoint_id)
         if len(s) == 0:
             raise StoreError(f"collection {s.collection!r} has no latents to export")
         ckpts = sorted(set(s.checkpoint_ids))
         if len(ckpts) > 1:
             raise StoreError(f"collection {s.collection!r} holds latents of {len(ckpts)} checkpoints; pick one with checkpoint_id=")
-        buf = io.BytesIO()
-        np.savez(buf, z=s.z, c=s.c, attribute_names=np.array(s.attribute_names, dtype=np.str_).reshape(-1),
-                 seeds=s.seeds, indices=s.indices, checkpoint=np.array(ckpts[0], dtype=np.str_))
-        if isinstance(path_or_buffer, (str, os.PathLike)):
-            with atomic_write(path_or_buffer) as f:
-                f.write(buf.getvalue())
-        else:
-            path_or_buffer.write(buf.getvalue())
+        try:
+            latents_file.save_latents_npz(path_or_buffer, s.z, s.c, s.attribute_names, s.seeds, s.indices, ckpts[0])
+        except LatentsFileError as e:
+            raise StoreError(f"cannot export {s.collection!r}: {e}") from None
         return len(s)
 
     def import_collection_npz(self, file: str | os.PathLike | bytes | BinaryIO, name: str,
                               checkpoint_id: str | None = None) -> list[int]:
         """Add the latents of a .npz to collection `name` (created if new). Validates everything first:
         on any problem raises StoreError and writes nothing. checkpoint_id overrides the file's."""
-        arrays = read_npz_safely(file)
-        for key in ("z", "c", "attribute_names", "seeds", "indices"):
-            if key not in arrays:
-                raise StoreError(f"the .npz has no {key!r} array (it has: {', '.join(sorted(arrays)) or 'nothing'})")
-        z, c = arrays["z"], arrays["c"]
-        if z.ndim != 2 or z.dtype.kind != "f":
-            raise StoreError(f"'z' must be a 2-D float array, got {z.dtype} {z.shape}")
-        if len(z) > MAX_ROWS:
-            raise StoreError(f"the .npz holds {len(z)} latents; the limit is {MAX_ROWS}")
-        if c.ndim != 2 or c.dtype.kind not in "fiub" or len(c) != len(z):
-            raise StoreError(f"'c' must be a ({len(z)}, K) numeric array, got {c.dtype} {c.shape}")
-        names = arrays["attribute_names"]
-        if names.dtype.kind != "U" or names.ndim != 1 or len(names) != c.shape[1]:
-            raise StoreError(f"'attribute_names' must be {c.shape[1]} strings, got {names.dtype} {names.shape}")
-        if checkpoint_id is None:
-            ck = arrays.get("checkpoint")
-            if ck is None or ck.dtype.kind != "U" or ck.size != 1:
-                raise StoreError("the .npz has no 'checkpoint' string; pass checkpoint_id=")
-            checkpoint_id = str(ck.reshape(-1)[0])
-        for key in ("seeds", "indices"):
-            if arrays[key].shape != (len(z),):
-                raise StoreError(f"'{key}' must have shape ({len(z)},), got {arrays[key].shape}")
-        rows = self._prepare_latents(z, c, names.tolist(), checkpoint_id, arrays["seeds"], arrays["indices"])
-        return self._write(lambda conn: self._insert_rows(conn, self._collection_id(conn, name, create=True), rows))
-
-
-def read_capped(file, max_bytes: int, what: str = "file") -> bytes:
-    """The bytes of a path, bytes object or file-like upload, refusing more than `max_bytes` (StoreError)."""
-    if isinstance(file, (str, os.PathLike)):
+        check_name(name, "collection name")
         try:
-            if os.path.getsize(file) > max_bytes:
-                raise StoreError(f"the {what} is larger than {max_bytes // 2**20} MB")
-            data = Path(file).read_bytes()
-        except OSError as e:
-            raise StoreError(f"cannot read {file}: {e}") from None
-    elif isinstance(file, (bytes, bytearray, memoryview)):
-        data = bytes(file)
-    else:
-        data = file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise StoreError(f"the {what} is larger than {max_bytes // 2**20} MB")
-    return data
+            rec = latents_file.load_latents_npz(file, checkpoint_id)
+        except UntrustedFileError as e:
+            raise StoreError(str(e)) from None
+        batch = prepare_latents(rec["z"], rec["c"], rec["attribute_names"], rec["checkpoint"], rec["seeds"], rec["indices"])
+        return self._write(lambda conn: self._insert_rows(conn, self._collection_id(conn, name, create=True), batch))
 
+    # -- merging a whole workspace (explorer/bundle.py reads the file, this writes it)
 
-def read_npz_safely(file: str | os.PathLike | bytes | BinaryIO, max_bytes: int | None = None,
-                    max_uncompressed: int | None = None) -> dict[str, np.ndarray]:
-    """Load every array of an .npz without pickle, with size caps on the file and on its decompressed contents
-    (defaults MAX_NPZ_BYTES / MAX_NPZ_UNCOMPRESSED)."""
-    max_bytes = MAX_NPZ_BYTES if max_bytes is None else max_bytes
-    max_uncompressed = MAX_NPZ_UNCOMPRESSED if max_uncompressed is None else max_uncompressed
-    data = read_capped(file, max_bytes, "file")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = zf.infolist()
-            if sum(i.file_size for i in infos) > max_uncompressed:
-                raise StoreError(f"the .npz unpacks to more than {max_uncompressed // 2**20} MB")
-            for info in infos:
-                if not info.filename.endswith(".npy"):
-                    raise StoreError("the .npz contains something other than arrays")
-                with zf.open(info) as f:
-                    check_npy_header(f, info.file_size, info.filename)
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except StoreError:
-        raise
-    except ValueError as e:  # object arrays need pickle: refused
-        raise StoreError(f"the .npz holds arrays that cannot be loaded safely (object/pickled data): {e}") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, MemoryError) as e:
-        raise StoreError(f"not a valid .npz file: {e}") from None
+    def import_records(self, collections: dict[str, str], latents: Sequence[tuple[str, PreparedLatents]],
+                       directions: Sequence[PreparedDirection] = (), settings: Sequence[tuple[str, Any]] = (),
+                       overwrite_settings: bool = False, checkpoints: Sequence[str] = ()) -> ImportReport:
+        """Merge validated records in one transaction: new collections {name: note} (a clashing name gets
+        " (2)", " (3)"…), latents [(collection name, batch)], directions (renamed likewise; their source
+        collections follow renamed collections) and settings (existing keys kept unless overwrite_settings)."""
+        for name, note in collections.items():
+            check_name(name, "collection name")
+            check_note(note)
+        for name, _ in latents:
+            if name not in collections:
+                raise StoreError(f"latents refer to collection {name!r}, which is not being imported")
+        setting_rows = [(check_name(k, "setting key"), _json(v, f"setting {k!r}")) for k, v in settings]
 
+        def write(conn: sqlite3.Connection) -> ImportReport:
+            report = ImportReport(checkpoints=list(checkpoints))  # built afresh if the transaction is retried
+            taken = {row[0] for row in conn.execute("SELECT name FROM collections")}
+            cids = {}
+            for name, note in collections.items():
+                new = report.collections[name] = _unique(name, taken)
+                taken.add(new)
+                cids[name] = conn.execute("INSERT INTO collections (name, note, created) VALUES (?, ?, ?)",
+                                          (new, note, now_iso())).lastrowid
+            for name, batch in latents:
+                report.latents += len(self._insert_rows(conn, cids[name], batch))
+            dtaken = {row[0] for row in conn.execute("SELECT name FROM directions")}
+            for d in directions:
+                new = report.directions[d.name] = _unique(d.name, dtaken)
+                dtaken.add(new)
+                sources = tuple(report.collections.get(x, x) for x in d.source_collections)
+                self._insert_direction(conn, PreparedDirection(new, d.vector, d.method, sources, d.checkpoint_id,
+                                                               d.target_attribute, d.meta_json), overwrite=False)
+            for k, v in setting_rows:
+                exists = conn.execute("SELECT 1 FROM settings WHERE key = ?", (k,)).fetchone()
+                if overwrite_settings or not exists:
+                    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (k, v))
+                    report.settings.append(k)
+            return report
 
-def check_npy_header(f: BinaryIO, member_size: int, what: str) -> None:
-    """Refuse a .npy whose header declares object dtype or more data than the member holds
-    (numpy would allocate the declared size before noticing the file is short)."""
-    try:
-        version = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(f)
-    except Exception as e:  # noqa: BLE001 - any parse failure is a malformed file
-        raise StoreError(f"{what} is not a valid .npy array: {e}") from None
-    if dtype.hasobject:
-        raise StoreError(f"{what} holds Python objects (needs pickle), which are refused")
-    if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > member_size:
-        raise StoreError(f"{what} declares shape {shape} but holds less data than that")
+        return self._write(write)

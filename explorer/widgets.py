@@ -8,6 +8,7 @@ import streamlit as st
 
 from explorer import loaders, state
 from explorer.faces import Face, faces_from_arrays, stack, thumbnails
+from explorer.store import StoreError
 
 
 # ----------------------------------------------------------------------------- the loaded model
@@ -131,7 +132,7 @@ def require_store():
     """The latent store; if it cannot be opened the page says why and stops."""
     try:
         return loaders.store()
-    except Exception as e:  # StoreError: unwritable folder, not a database
+    except StoreError as e:  # unwritable folder, not a database, a foreign file
         st.error(f"Cannot open the latent store: {e}")
         st.stop()
 
@@ -140,7 +141,7 @@ def collections() -> list:
     """CollectionInfo of every saved collection (name, count, checkpoint_ids…); [] after showing a store error."""
     try:
         return loaders.store().list_collections()
-    except Exception as e:  # StoreError: unreadable / locked file
+    except StoreError as e:  # unreadable / locked file
         st.error(f"Cannot read the latent store: {e}")
         return []
 

@@ -1,4 +1,4 @@
-"""Generation: deterministic latents, batched G_ema inference to uint8 images, grids, latents .npz, `python -m gan generate`."""
+"""Generation: deterministic latents, batched G_ema inference to uint8 images, grids, `python -m gan generate`."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from gan import paths
 from gan.attributes import UnknownAttributeError, parse_request
+from gan.latents_file import save_latents_npz
 
 
 def sample_z(n: int, z_dim: int, seed: int, truncation: float = 1.0) -> torch.Tensor:
@@ -64,50 +65,6 @@ def image_grid(images: np.ndarray, nrow: int, pad: int = 2, pad_value: int = 0,
             draw.text((4, pad + r * (h + pad) + h // 2 - 5), text, fill=(0, 0, 0))
         img = canvas
     return img
-
-
-def save_latents_npz(path: str | Path, z, c, names, seeds, indices, checkpoint_id: str) -> Path:
-    """Write the latents file: z (N, z_dim) f32, c (N, K) f32, attribute_names (K,) str, seeds/indices (N,) i64,
-    checkpoint () str."""
-    z = np.asarray(z, dtype=np.float32)
-    c = np.asarray(c, dtype=np.float32)
-    seeds, indices = np.asarray(seeds, dtype=np.int64), np.asarray(indices, dtype=np.int64)
-    names = np.asarray(list(names), dtype=np.str_)
-    n = len(z)
-    if z.ndim != 2 or c.shape != (n, len(names)) or seeds.shape != (n,) or indices.shape != (n,):
-        raise ValueError(f"latents shapes disagree: z {z.shape}, c {c.shape}, {len(names)} names, "
-                         f"seeds {seeds.shape}, indices {indices.shape}")
-    path = Path(path)
-    with open(path, "wb") as f:
-        np.savez(f, z=z, c=c, attribute_names=names, seeds=seeds, indices=indices,
-                 checkpoint=np.asarray(str(checkpoint_id), dtype=np.str_))
-    return path
-
-
-def load_latents_npz(path: str | Path) -> dict:
-    """Read and validate a latents .npz (allow_pickle=False); ValueError says what is wrong."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise ValueError(f"{path} is not a readable latents .npz ({e})") from None
-    missing = [k for k in ("z", "c", "attribute_names", "seeds", "indices", "checkpoint") if k not in data]
-    if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)}; expected the latents .npz written by `python -m gan generate`")
-    z, c, names = data["z"], data["c"], data["attribute_names"]
-    n = len(z)
-    if z.ndim != 2 or z.dtype.kind != "f":
-        raise ValueError(f"{path}: z must be (N, z_dim) float, got {z.shape} {z.dtype}")
-    if names.ndim != 1 or names.dtype.kind != "U":
-        raise ValueError(f"{path}: attribute_names must be (K,) strings, got {names.shape} {names.dtype}")
-    if c.shape != (n, len(names)) or c.dtype.kind != "f":
-        raise ValueError(f"{path}: c must be ({n}, {len(names)}) float, got {c.shape} {c.dtype}")
-    for k in ("seeds", "indices"):
-        if data[k].shape != (n,) or data[k].dtype.kind not in "iu":
-            raise ValueError(f"{path}: {k} must be ({n},) integers, got {data[k].shape} {data[k].dtype}")
-    return {"z": z.astype(np.float32), "c": c.astype(np.float32), "attribute_names": [str(s) for s in names],
-            "seeds": data["seeds"].astype(np.int64), "indices": data["indices"].astype(np.int64),
-            "checkpoint": str(data["checkpoint"])}
 
 
 def main_generate(args: argparse.Namespace) -> int:

@@ -372,7 +372,7 @@ def _cli_project(args: argparse.Namespace) -> int:
     from gan.checkpoint import CheckpointError, load_generator
     from gan.device import configure_threads
     from gan.encoder import default_encoder_for, load_encoder
-    from gan.generate import save_latents_npz
+    from gan.latents_file import save_latents_npz
     from gan.metrics.classifier import default_classifier_for, load_classifier
 
     configure_threads()

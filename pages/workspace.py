@@ -24,20 +24,18 @@ for info in infos:
         head.markdown(f"**{info.name}** · {info.count} face{'s' * (info.count != 1)} · checkpoint"
                       f"{'s' * (len(info.checkpoint_ids) > 1)} {', '.join(f'`{c}`' for c in info.checkpoint_ids) or '—'}"
                       f" · created {info.created[:16].replace('T', ' ')}")
-        try:
-            thumbs = [t for t in store.get_latents(info.name).thumbnails if t][:16]
-        except StoreError as e:  # a collection mixing checkpoints: still listable and deletable
-            thumbs = []
-            st.caption(str(e))
+        if act.button("Delete", key=f"ws_del_{info.id}", type="secondary"):  # drawn before anything that may fail
+            st.session_state["ws_confirm"] = info.name
+        thumbs, problem = store.displayable_thumbnails(info.id, limit=16)
         if thumbs:
             st.image(thumbs, width=48)
-        if act.button("Delete", key=f"ws_del_{info.id}", type="secondary"):
-            st.session_state["ws_confirm"] = info.name
+        if problem:
+            st.caption(problem)
         if st.session_state.get("ws_confirm") == info.name:
             st.warning(f"Delete **{info.name}** and its {info.count} faces?")
             y, n = st.columns(2)
             if y.button("Yes, delete", key=f"ws_del_yes_{info.id}", type="primary"):
-                store.delete_collection(info.name)
+                store.delete_collection(info.id)
                 st.session_state.pop("ws_confirm", None)
                 st.rerun()
             if n.button("Cancel", key=f"ws_del_no_{info.id}"):

@@ -7,7 +7,8 @@ import torch
 
 from gan.__main__ import main
 from gan.checkpoint import load_generator
-from gan.generate import generate_images, image_grid, load_latents_npz, sample_z, save_latents_npz
+from gan.generate import generate_images, image_grid, sample_z
+from gan.latents_file import load_latents_npz, save_latents_npz
 from test_checkpoint import NAMES, make_checkpoint
 
 
@@ -38,7 +39,7 @@ def test_latents_npz_round_trip_and_validation(tmp_path):
     d = load_latents_npz(tmp_path / "l.npz")
     assert np.array_equal(d["z"], z) and d["attribute_names"] == NAMES and d["checkpoint"] == "abcdef123456"
     assert d["seeds"].dtype == np.int64 and d["indices"].tolist() == [0, 1, 0]
-    with pytest.raises(ValueError, match="shapes disagree"):
+    with pytest.raises(ValueError, match="must be a \(3, 3\) numeric"):
         save_latents_npz(tmp_path / "x.npz", z, c[:2], NAMES, [1, 1, 2], [0, 1, 0], "x")
     np.savez(tmp_path / "bad.npz", z=z)
     with pytest.raises(ValueError, match="lacks"):

@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import explorer.store as store_mod
+import gan.latents_file as latents_file_mod
 from explorer.bundle import import_bundle
 from explorer.store import LatentStore, StoreError
 from gan.data.imagefiles import ImageFileError, open_image
-from gan.generate import load_latents_npz
+from gan.latents_file import load_latents_npz
 from test_data_readers import bomb_png
 
 NAMES = ["Smiling", "Male"]
@@ -186,7 +186,7 @@ def test_hostile_npz_upload_is_refused_and_the_store_keeps_working(tmp_path, cas
 def test_npz_over_the_byte_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
     path = tmp_path / "big.npz"
     path.write_bytes(_npz(**_good()))
-    monkeypatch.setattr(store_mod, "MAX_NPZ_BYTES", 100)
+    monkeypatch.setattr(latents_file_mod, "MAX_NPZ_BYTES", 100)
     reads = []
     real = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real(self))

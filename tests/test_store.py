@@ -15,7 +15,14 @@ from explorer.store import MAX_NAME_LEN, LatentStore, StoreError
 
 NAMES = ["Smiling", "Male", "Eyeglasses"]
 REPO = Path(__file__).resolve().parent.parent
-PNG = b"\x89PNG\r\n\x1a\n" + b"fake-png-body"
+def _tiny_png() -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+PNG = _tiny_png()
 
 
 def _batch(n=6, d=16, seed=0):
@@ -191,7 +198,7 @@ def test_bad_npz_refused_nothing_written(tmp_path, monkeypatch, case):
     elif case == "not_zip":
         data = b"PK\x03\x04 this is not really a zip"
     elif case == "bomb":  # 40 MB of zeros compresses to ~40 kB; the cap is lowered to 32 MB to keep this quick
-        monkeypatch.setattr("explorer.store.MAX_NPZ_UNCOMPRESSED", 32 * 2**20)
+        monkeypatch.setattr("gan.latents_file.MAX_NPZ_UNCOMPRESSED", 32 * 2**20)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             with zf.open("z.npy", "w", force_zip64=True) as f:
@@ -211,13 +218,14 @@ def test_bad_npz_refused_nothing_written(tmp_path, monkeypatch, case):
 
 
 def test_npz_size_caps(tmp_path, monkeypatch):
-    import explorer.store as store_mod
+    from gan import latents_file
+    from gan.untrusted import UntrustedFileError, read_npz_arrays
 
     store = LatentStore(tmp_path / "s.sqlite")
     data = _npz(**_good())
-    with pytest.raises(StoreError, match="larger"):
-        store_mod.read_npz_safely(io.BytesIO(data), max_bytes=len(data) - 1)
-    monkeypatch.setattr(store_mod, "MAX_ROWS", 3)
+    with pytest.raises(UntrustedFileError, match="larger"):
+        read_npz_arrays(io.BytesIO(data), max_bytes=len(data) - 1, max_uncompressed=2**30)
+    monkeypatch.setattr(latents_file, "MAX_ROWS", 3)
     with pytest.raises(StoreError, match="limit"):
         store.import_collection_npz(data, "too many")
     assert store.list_collections() == []
