@@ -31,22 +31,6 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 LOG_NAME = "log.txt"
 JOB_NAME = "job.json"
 
-# The quick CPU recipe the Trainer form starts from: TrainConfig fields ("model.x" for ModelConfig) that differ
-# from the library defaults. Everything not named here keeps gan.train.TrainConfig's default.
-QUICK_RECIPE: dict[str, Any] = {  # measured: ~2100 steps in 2 min, hair colour / glasses visibly conditioned
-    "data": "synthetic:2000",  # rendered once (~10 s), then reused from the workspace cache
-    "size": 32,                # 32 px: ~4x cheaper than 64 px per image
-    "steps": 0,                # budget in minutes instead ...
-    "minutes": 2.0,            # ... so a run takes ~2 minutes whatever the machine
-    "batch": 32,               # more, smaller steps: better faces in 2 minutes than 64 x ngf 32 (~500 steps)
-    "model.ngf": 16,
-    "model.ndf": 16,
-    "sample_every": 100,       # a new preview grid every ~6 s
-    "log_every": 10,           # dense loss curves
-    "ckpt_every": 250,         # a resumable checkpoint every ~15 s
-}
-
-
 class JobError(RuntimeError):
     """A run cannot be started, stopped or resumed; the message says why."""
 
@@ -569,21 +553,3 @@ def terminate_all(timeout_s: float = 10.0) -> None:
             p.kill()
             p.wait()
         _CHILDREN.pop(pid, None)
-
-
-# ----------------------------------------------------------------------------- datasets
-
-def dataset_caches() -> list[dict]:
-    """Prepared CelebA / folder caches under gan.paths.cache_root() (synthetic ones are re-made from synthetic:N):
-    [{spec: "cache:DIR", label, size, count, attribute_names}], by folder name."""
-    root = paths.cache_root()
-    out = []
-    for manifest in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
-        m = read_json(manifest)
-        if not isinstance(m, dict) or m.get("layout") == "synthetic" or not m.get("attribute_names"):
-            continue
-        d = manifest.parent
-        out.append({"spec": f"cache:{d}", "size": int(m.get("size") or 0), "count": int(m.get("count") or 0),
-                    "attribute_names": list(m["attribute_names"]),
-                    "label": f"{m.get('source', d.name)} · {m.get('size')} px · {m.get('count')} faces ({d.name})"})
-    return out

@@ -224,3 +224,53 @@ def results() -> dict:
     plain dicts that are never modified after being stored.
     """
     return {}
+
+
+# ----------------------------------------------------------------------------- the Project page
+
+@st.cache_data(show_spinner=False, max_entries=1)
+def example_photo() -> bytes:
+    """scikit-image's astronaut portrait (512×512, public domain NASA photo) as PNG bytes."""
+    import io
+
+    from PIL import Image
+    from skimage import data
+
+    buf = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@st.cache_data(show_spinner="Looking for faces…", max_entries=8)
+def find_faces(data: bytes, manifest_crop: str | None, size: int) -> list:
+    """MTCNN faces (gan.project.FaceCandidate) of a photo cropped for the checkpoint (gan.project.prepare_photo); raises PhotoError."""
+    from gan.project import prepare_photo
+
+    return prepare_photo(data, manifest_crop, size)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def boxes_preview(data: bytes, boxes: tuple[tuple[float, float, float, float], ...], max_side: int = 480):
+    """The photo (PIL image), shrunk to max_side, with each face box (x1, y1, x2, y2) and its number drawn on it."""
+    from PIL import Image, ImageDraw
+
+    from gan.project import load_photo
+
+    img = load_photo(data)
+    s = min(1.0, max_side / max(img.size))
+    img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.BILINEAR) if s < 1 else img.copy()
+    draw = ImageDraw.Draw(img)
+    for i, box in enumerate(boxes):
+        x1, y1, x2, y2 = (v * s for v in box)
+        draw.rectangle((x1, y1, x2, y2), outline=(255, 220, 0), width=3)
+        draw.text((x1 + 4, y1 + 2), str(i + 1), fill=(255, 220, 0))
+    return img
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=60)  # a newly trained encoder shows up within a minute
+def encoder_path(gen_path: str, gen_mtime: float) -> str:
+    """Path of an encoder trained for this exact generator file, or "" (gan.encoder.default_encoder_for)."""
+    from gan.encoder import default_encoder_for
+
+    found = default_encoder_for(generator(gen_path))
+    return str(found) if found else ""

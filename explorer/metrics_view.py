@@ -97,3 +97,17 @@ def distance_rows(r: dict) -> list[dict]:
     for note in r.get("notes", []):
         rows.append({"metric": "note", "value": "", "notes": note})
     return rows
+
+
+def conditioning_report(gen, clf, **kw) -> dict:
+    """gan.metrics.conditioning.conditioning_report (imported on first use: it pulls in the metrics stack)."""
+    from gan.metrics.conditioning import conditioning_report as report
+
+    return report(gen, clf, **kw)
+
+
+def flip_response(gen, clf, **kw) -> dict:
+    """gan.metrics.conditioning.flip_response (imported on first use)."""
+    from gan.metrics.conditioning import flip_response as flips
+
+    return flips(gen, clf, **kw)

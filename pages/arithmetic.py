@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import widgets
 from explorer.faces import Face, describe_condition, stack
-from gan.latent import condition_arithmetic, latent_arithmetic
+from explorer.latent_ops import condition_arithmetic, latent_arithmetic
 
 st.title("Latent arithmetic")
 st.caption("Each group's *averaged face* is G(mean z, mean c). The result is mean(A) − mean(B) + mean(C) "

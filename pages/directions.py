@@ -6,7 +6,7 @@ from explorer import loaders, state, widgets
 from explorer.analysis import DIRECTION_METHODS, score_row, split_by_label, target_index
 from explorer.charts import effect_lines, heatmap
 from explorer.faces import Face, stack
-from gan.latent import apply_direction, cosine_similarity_matrix, orthogonalize, score_direction
+from explorer.latent_ops import apply_direction, cosine_similarity_matrix, orthogonalize, score_direction
 
 st.title("Directions")
 st.caption("A direction is a unit vector d in z space; editing is z + α·d (α in latent standard deviations). "

@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import widgets
 from explorer.faces import Face, gif_bytes, grid_png
-from gan.latent import interpolation_path
+from explorer.latent_ops import interpolation_path
 
 st.title("Interpolate")
 model = widgets.require_model()

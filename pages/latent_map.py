@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import loaders, widgets
 from explorer.charts import latent_scatter
 from explorer.faces import describe_condition, stack
-from gan.latent import apply_direction, pca_map
+from explorer.latent_ops import apply_direction, pca_map
 
 st.title("Latent map")
 model = widgets.require_model()

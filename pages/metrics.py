@@ -4,7 +4,8 @@ import streamlit as st
 
 from explorer import loaders, widgets
 from explorer.charts import grouped_bars, heatmap, history_lines
-from explorer.metrics_view import flatten_history, history_groups, run_with_progress
+from explorer.metrics_view import (conditioning_report, flatten_history, flip_response, history_groups,
+                                   run_with_progress)
 
 st.title("Metrics")
 model = widgets.require_model()
@@ -37,8 +38,6 @@ if clf is not None:
     seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="met_seed"))
     key = (model.sha, cp, cm, "conditioning", int(n), seed)
     if c3.button("Compute", key="met_cond_go") or (key not in results and n <= 200):  # small n: show on open
-        from gan.metrics.conditioning import conditioning_report
-
         results[key] = run_with_progress(lambda p: conditioning_report(gen, clf, n=int(n), seed=seed, progress=p),
                                          "conditioning")
     report = results.get(key)
@@ -77,8 +76,6 @@ if clf is not None:
     fn = c1.select_slider("Faces per attribute", [50, 100, 200, 500], value=100, key="met_flip_n")
     fkey = (model.sha, cp, cm, "flip", int(fn))
     if c2.button("Compute flip response", key="met_flip_go"):
-        from gan.metrics.conditioning import flip_response
-
         results[fkey] = run_with_progress(lambda p: flip_response(gen, clf, n=int(fn), progress=p), "flip")
     flip = results.get(fkey)
     if flip and "error" in flip:

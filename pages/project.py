@@ -4,7 +4,7 @@ import streamlit as st
 from explorer import projection as proj
 from explorer import widgets
 from explorer.faces import Face
-from gan.project import PhotoError, project
+from explorer.projection import PhotoError, project
 
 st.title("Project a photo")
 st.caption("Upload a photo: MTCNN finds the faces, the one you pick is cropped like the training images and "

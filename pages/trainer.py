@@ -1,11 +1,8 @@
 """Trainer: start, watch, stop and resume short training runs (separate processes writing to runs/NAME)."""
 import streamlit as st
 
-from explorer import jobs, loaders, run_view
-from gan import losses, paths
-from gan.data.synthetic import SYNTHETIC_ATTRIBUTES
-from gan.models import D_CONDS, ModelConfig
-from gan.train import TrainConfig
+from explorer import jobs, loaders, run_view, train_form
+from explorer.train_form import D_CONDS, LOSSES, SYNTHETIC_ATTRIBUTES, default
 
 st.title("Trainer")
 st.caption("Each run is its own process (`python -m gan train --out runs/NAME`): it goes on when you reload, close "
@@ -16,16 +13,7 @@ flash = st.session_state.pop("trn_flash", None)
 if flash:
     getattr(st, flash[0])(flash[1])
 
-DEFAULTS = TrainConfig()
-QUICK = jobs.QUICK_RECIPE
 SYNTHETIC = "synthetic faces (built in)"
-
-
-def default(field: str):
-    """The form's starting value: the quick CPU recipe, else the trainer's own default."""
-    if field in QUICK:
-        return QUICK[field]
-    return getattr(DEFAULTS.model, field[6:]) if field.startswith("model.") else getattr(DEFAULTS, field)
 
 
 # ----------------------------------------------------------------------------- where the run starts from
@@ -36,7 +24,7 @@ with st.expander("New run", expanded=not active):
         st.info(f"Run **{active[0]}** is training; this machine trains one run at a time — stop it (below) or wait "
                 f"before starting another.", icon=":material/info:")
     c1, c2 = st.columns(2)
-    caches = jobs.dataset_caches()
+    caches = train_form.dataset_caches()
     data_choice = c1.selectbox("Dataset", [SYNTHETIC] + [c["label"] for c in caches], key="trn_data",
                                help="The built-in renderer, or a CelebA / folder cache prepared with "
                                     "`python -m gan prepare` (found under the workspace's cache/ folder).")
@@ -67,8 +55,7 @@ with st.expander("New run", expanded=not active):
         missing = [n for n in init_gen.attribute_names if n not in names_all]
         if missing:
             st.warning(f"This dataset lacks {', '.join(missing)} of the checkpoint's attributes; the run would fail.")
-        mc = init_gen.model_config
-        mc = mc if isinstance(mc, ModelConfig) else ModelConfig.from_dict(mc)
+        mc = train_form.model_config(init_gen)
         if fixed_size and fixed_size != init_gen.img_resolution:
             st.warning(f"The cache is {fixed_size} px but the checkpoint makes {init_gen.img_resolution} px faces.")
 
@@ -100,7 +87,7 @@ with st.expander("New run", expanded=not active):
                               key="trn_dcond", disabled=lock,
                               help="projection: c·embedding dot product; concat: label maps as input channels; "
                                    "acgan: auxiliary attribute head; projection+acgan: both.")
-        loss = f2.selectbox("Loss", losses.LOSSES, index=losses.LOSSES.index(default("loss")), key="trn_loss",
+        loss = f2.selectbox("Loss", LOSSES, index=LOSSES.index(default("loss")), key="trn_loss",
                             help="nonsat: non-saturating BCE (DCGAN); hinge: hinge loss.")
         batch = f3.selectbox("Batch", [16, 32, 64, 128], index=[16, 32, 64, 128].index(default("batch")), key="trn_batch")
         seed = int(f4.number_input("Seed", 0, 2**31 - 1, default("seed"), key="trn_seed"))
@@ -112,7 +99,7 @@ with st.expander("New run", expanded=not active):
         smooth = f2.checkbox("One-sided label smoothing (0.9)", default("smoothing") < 1.0, key="trn_smooth",
                              help="Real images' target 0.9 instead of 1 (nonsat loss only).")
         ema = f3.checkbox("EMA generator", default("ema") > 0, key="trn_ema",
-                          help=f"G_ema (decay {DEFAULTS.ema}) is what the checkpoint ships; off = the raw G.")
+                          help=f"G_ema (decay {train_form.defaults().ema}) is what the checkpoint ships; off = the raw G.")
         guard = f4.checkbox("Collapse guard", default("guard"), key="trn_guard",
                             help="Roll a network back to its last healthy snapshot when its loss leaves its band.")
         f1, f2, f3, f4 = st.columns(4)
@@ -135,20 +122,11 @@ with st.expander("New run", expanded=not active):
         submitted = st.form_submit_button("Start training", icon=":material/play_arrow:", type="primary")
 
     if submitted:
-        settings = {
-            # "" = all of the data's attributes (reuses the full cache); a fine-tune needs the checkpoint's order.
-            "data": data, "attrs": "" if (list(attrs) == names_all if init_gen else set(attrs) == set(names_all))
-            else ",".join(attrs),
-            "size": int(size), "batch": int(batch), "loss": loss, "seed": seed,
-            "lr_g": float(lr_g), "lr_d": float(lr_d), "d_steps": d_steps,
-            "smoothing": 0.9 if smooth else 1.0, "ema": DEFAULTS.ema if ema else 0.0, "guard": bool(guard),
-            "steps": steps if unit == "steps" else 0, "minutes": float(minutes) if unit == "minutes" else 0.0,
-            "sample_every": sample_every, "ckpt_every": ckpt_every, "log_every": min(default("log_every"), ckpt_every),
-            "model.ngf": int(ngf), "model.ndf": int(ndf), "model.d_cond": d_cond, "model.spectral_norm": bool(sn),
-        }
-        if init_gen is not None:  # the rest of the architecture must match the checkpoint too
-            settings.update({"init": init, "model.z_dim": mc.z_dim, "model.c_embed_dim": mc.c_embed_dim,
-                             "model.g_upsample": mc.g_upsample})
+        settings = train_form.settings(
+            {"data": data, "attrs": attrs, "size": size, "batch": batch, "loss": loss, "seed": seed, "lr_g": lr_g,
+             "lr_d": lr_d, "d_steps": d_steps, "smooth": smooth, "ema": ema, "guard": guard, "unit": unit,
+             "minutes": minutes, "steps": steps, "sample_every": sample_every, "ckpt_every": ckpt_every,
+             "ngf": ngf, "ndf": ndf, "d_cond": d_cond, "sn": sn}, names_all, init, init_gen)
         if not attrs:
             st.error("Pick at least one attribute.")
         else:
@@ -165,7 +143,7 @@ with st.expander("New run", expanded=not active):
 # ----------------------------------------------------------------------------- runs on disk
 st.subheader("Runs", anchor=False)
 if not runs:
-    st.caption(f"No runs yet under `{paths.runs_dir()}`.")
+    st.caption(f"No runs yet under `{train_form.runs_dir()}`.")
     st.stop()
 run_view.runs_table(runs)
 names = [r.name for r in runs]

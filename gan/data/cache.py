@@ -129,3 +129,26 @@ class FaceCache:
         if split is None:
             return np.arange(len(self))
         return np.flatnonzero(self.split == SPLITS[split])
+
+
+def list_caches(root: str | Path) -> list[dict]:
+    """Prepared CelebA / folder caches under `root` (synthetic ones are re-made from synthetic:N), by folder name:
+    [{spec: "cache:DIR", label, size, count, attribute_names}]. Unreadable manifests are skipped."""
+    root = Path(root)
+    out = []
+    for manifest in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
+        try:
+            m = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            continue
+        if not isinstance(m, dict) or m.get("layout") == "synthetic" or not isinstance(m.get("attribute_names"), list):
+            continue
+        try:
+            size, count = int(m.get("size") or 0), int(m.get("count") or 0)
+        except (TypeError, ValueError):
+            continue
+        d = manifest.parent
+        out.append({"spec": f"cache:{d}", "size": size, "count": count,
+                    "attribute_names": [str(a) for a in m["attribute_names"]],
+                    "label": f"{m.get('source', d.name)} · {size} px · {count} faces ({d.name})"})
+    return out
