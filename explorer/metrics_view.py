@@ -7,7 +7,9 @@ import streamlit as st
 
 
 def run_with_progress(fn: Callable[[Callable[[str, int, int], None]], dict], label: str) -> dict:
-    """Run fn(progress) under a progress bar; a failure comes back as {"error": message} (shown, not raised)."""
+    """Run fn(progress) under a progress bar; a library error comes back as {"error": message} (shown, not raised).
+
+    Bugs (TypeError, KeyError, AttributeError…) are not caught: they surface as exceptions, so tests see them."""
     bar = st.progress(0.0, text=f"{label}…")
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -15,7 +17,9 @@ def run_with_progress(fn: Callable[[Callable[[str, int, int], None]], dict], lab
 
     try:
         out = fn(progress)
-    except Exception as e:  # missing Inception weights, a classifier that lacks attributes…: say so on the page
+    except (OSError, ValueError, RuntimeError) as e:  # the library's errors: CheckpointError, RunLocked,
+        # InceptionUnavailableError (RuntimeError), no classifier for these attributes (FileNotFoundError), bad
+        # settings (ValueError): say so on the page
         out = {"error": f"{label} failed: {e}"}
     bar.empty()
     return out

@@ -22,7 +22,7 @@ class Model:
     mtime: float
 
     @property
-    def sha(self) -> str:
+    def checkpoint_id(self) -> str:
         return str(self.gen.checkpoint_id)  # weights id: stable when evaluate appends metrics
 
     @property
@@ -159,14 +159,14 @@ def collection_names() -> list[str]:
 
 def collection_faces(name: str, model: Model) -> list[Face]:
     """This checkpoint's faces in a saved collection (latents of other checkpoints would draw other faces)."""
-    ls = loaders.store().get_latents(name, checkpoint_id=model.sha)
+    ls = loaders.store().get_latents(name, checkpoint_id=model.checkpoint_id)
     if len(ls) == 0:
         return []
     z, c = np.asarray(ls.z, np.float32), np.asarray(ls.c, np.float32)
     if z.shape[1] != model.gen.z_dim or tuple(ls.attribute_names) != model.names:
         raise ValueError(f"collection {name!r} holds z of size {z.shape[1]} over attributes "
                          f"{', '.join(ls.attribute_names)}; this checkpoint needs {model.gen.z_dim} over {', '.join(model.names)}")
-    return faces_from_arrays(z, c, ls.seeds, ls.indices, model.sha, model.names, origin=f"collection {name}")
+    return faces_from_arrays(z, c, ls.seeds, ls.indices, model.checkpoint_id, model.names, origin=f"collection {name}")
 
 
 def save_faces(faces: list[Face], images: np.ndarray, prefix: str, label: str = "Save to collection") -> None:
@@ -222,7 +222,7 @@ def latent_source(label: str, prefix: str, model: Model, default_seed: int = 0, 
         seed = int(st.number_input("seed", 0, 2**31 - 1, default_seed, key=f"{prefix}_seed"))
         faces = random_faces(model, 1, seed)
     elif src == "picked faces":
-        faces = state.picked_for(model.sha)
+        faces = state.picked_for(model.checkpoint_id)
         if not faces:
             st.warning("No picked faces for this checkpoint yet — tick **pick** under faces on Generate.")
     else:
@@ -236,7 +236,7 @@ def latent_source(label: str, prefix: str, model: Model, default_seed: int = 0, 
             except Exception as e:
                 st.error(str(e))
             if not faces and name:
-                st.warning(f"Collection **{name}** has no faces of this checkpoint (`{model.sha}`).")
+                st.warning(f"Collection **{name}** has no faces of this checkpoint (`{model.checkpoint_id}`).")
     if single and len(faces) > 1:
         i = int(st.number_input(f"which one (0–{len(faces) - 1})", 0, len(faces) - 1, min(default_which, len(faces) - 1),
                                 key=f"{prefix}_which"))
@@ -249,5 +249,5 @@ def random_faces(model: Model, n: int, seed: int, truncation: float = 1.0) -> li
     from gan.attributes import ANY
 
     g = loaders.grid(model.path, model.mtime, (ANY,) * len(model.names), "random", n, 1, int(seed), float(truncation))
-    return faces_from_arrays(g["z"], g["c"], g["seeds"], g["indices"], model.sha, model.names)
+    return faces_from_arrays(g["z"], g["c"], g["seeds"], g["indices"], model.checkpoint_id, model.names)
 

@@ -37,7 +37,7 @@ if all(groups.values()):
     z_all = np.stack([means[g][0].mean(0) for g in "ABC"] + [z_res])  # (4, D)
     c_all = np.stack([means[g][1].mean(0) for g in "ABC"] + [c_res])  # (4, K)
     imgs = model.images(z_all, c_all)
-    result = Face(z_res, c_res, -1, 0, model.sha, model.names, origin="arithmetic A − B + C")
+    result = Face(z_res, c_res, -1, 0, model.checkpoint_id, model.names, origin="arithmetic A − B + C")
     labels = [f"mean A ({len(groups['A'])})", f"− mean B ({len(groups['B'])})", f"+ mean C ({len(groups['C'])})", "= result"]
     for col, img, lab, c in zip(st.columns(4), imgs, labels, c_all):
         col.image(img, caption=f"{lab} · c: {describe_condition(c, model.names)}", width=160)

@@ -73,7 +73,7 @@ c1, c2, c3 = st.columns([3, 1, 3])
 methods = c1.multiselect("Methods (side by side)", DIRECTION_METHODS, default=list(DIRECTION_METHODS[:2]), key="dir_methods")
 pca_index = int(c2.number_input("PCA component", 0, max(0, min(model.gen.z_dim, len(z_with) + len(z_without)) - 1), 0,
                                 key="dir_pca_k")) if "PCA component" in methods else 0
-saved = store.list_directions(checkpoint_id=model.sha)
+saved = store.list_directions(checkpoint_id=model.checkpoint_id)
 ortho = c3.multiselect("Orthogonalise against saved directions", [d.name for d in saved], key="dir_ortho",
                        help="Removes their components, e.g. 'smile, but not age'")
 others = [d.vector for d in saved if d.name in ortho]
@@ -90,7 +90,7 @@ if not built:
 
 # ---- 2. Apply and measure
 st.subheader("2 · Apply and measure")
-picked = state.picked_for(model.sha)
+picked = state.picked_for(model.checkpoint_id)
 c1, c2, c3 = st.columns(3)
 on_picked = c1.toggle(f"Apply to picked faces ({len(picked)})", value=bool(picked), key="dir_on_picked",
                       disabled=not picked)
@@ -106,7 +106,7 @@ for col, (m, d) in zip(cols, built.items()):
     with col:
         st.markdown(f"**{m}**")
         edited = np.concatenate([apply_direction(z, d, [alpha]) for z in z0[:4]])  # (≤4, D)
-        row_faces = [Face(z, c, f.seed, f.index, model.sha, model.names, origin=f"{m} α={alpha:g}")
+        row_faces = [Face(z, c, f.seed, f.index, model.checkpoint_id, model.names, origin=f"{m} α={alpha:g}")
                      for z, c, f in zip(edited, c0[:4], faces[:4])]
         st.image(list(model.images(z0[:4], c0[:4])), caption=[f"{f.seed}·#{f.index}" for f in faces[:4]], width=64)
         st.image(list(model.images(edited, c0[:4])), caption=[f"α = {alpha:+g}"] * len(edited), width=64)
@@ -138,12 +138,12 @@ with st.form("dir_save_form"):
     if st.form_submit_button("Save direction"):
         name = name.strip() or f"{target} ({which})"
         try:
-            store.save_direction(name, built[which], which, sources_used, model.sha, target_attribute=target,
+            store.save_direction(name, built[which], which, sources_used, model.checkpoint_id, target_attribute=target,
                                  meta={"orthogonal_to": ortho, "n_with": int(len(z_with)), "n_without": int(len(z_without)),
                                        "score": {k: v for k, v in scores.get(which, {}).items() if k != "slopes"}},
                                  overwrite=overwrite)
             st.success(f"Saved direction **{name}**.")
-            saved = store.list_directions(checkpoint_id=model.sha)
+            saved = store.list_directions(checkpoint_id=model.checkpoint_id)
         except Exception as e:  # StoreError: name taken, bad name
             st.error(f"Could not save: {e}")
 

@@ -37,21 +37,21 @@ g = loaders.grid(model.path, model.mtime, tuple(int(v) for v in values), mode, r
 if not g["possible"]:
     st.warning("No training face has exactly this combination of fixed attributes; the 'any' ones were drawn "
                "from the attribute frequencies instead of the joint distribution.")
-faces = faces_from_arrays(g["z"], g["c"], g["seeds"], g["indices"], model.sha, names, origin="Generate")
+faces = faces_from_arrays(g["z"], g["c"], g["seeds"], g["indices"], model.checkpoint_id, names, origin="Generate")
 ncols = len(g["col_labels"]) if g["col_labels"] else cols
-st.caption(f"Checkpoint `{model.sha}` · seed {seed} · ψ {truncation:g} · request: "
+st.caption(f"Checkpoint `{model.checkpoint_id}` · seed {seed} · ψ {truncation:g} · request: "
            + (", ".join(f"{n}={'on' if v == 1 else 'off'}" for n, v in zip(names, values) if v != -1) or "all any"))
 widgets.face_grid(faces, g["images"], ncols, "gen", col_labels=g["col_labels"])
 widgets.identity_table(faces)
 
 d1, d2 = st.columns(2)
-d1.download_button("Download grid PNG", lambda: grid_png(g["images"], ncols), file_name=f"grid_{model.sha}_{seed}.png",
+d1.download_button("Download grid PNG", lambda: grid_png(g["images"], ncols), file_name=f"grid_{model.checkpoint_id}_{seed}.png",
                    mime="image/png", key="gen_dl_png")
-d2.download_button("Download latents .npz", lambda: latents_npz_bytes(faces), file_name=f"latents_{model.sha}_{seed}.npz",
+d2.download_button("Download latents .npz", lambda: latents_npz_bytes(faces), file_name=f"latents_{model.checkpoint_id}_{seed}.npz",
                    mime="application/octet-stream", key="gen_dl_npz")
 
 st.subheader("Picked faces")
-picked = state.picked_for(model.sha)
+picked = state.picked_for(model.checkpoint_id)
 if picked:
     picked_images = widgets.face_images(model, picked)
     st.image(list(picked_images), caption=[f.caption() for f in picked], width=72)

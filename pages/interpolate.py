@@ -38,14 +38,14 @@ frames = model.images(z_path, c_path)  # (S, H, W, 3)
 
 t = st.slider("Scrub the path", 0, steps - 1, 0, key="interp_t", format="step %d")
 big, info = st.columns([1, 2])
-face_t = Face(z_path[t], c_path[t], -1, t, model.sha, model.names, origin=f"{method} path step {t}/{steps - 1}")
+face_t = Face(z_path[t], c_path[t], -1, t, model.checkpoint_id, model.names, origin=f"{method} path step {t}/{steps - 1}")
 big.image(frames[t], caption=f"t = {t / (steps - 1):.2f}", width=256)
 info.markdown(f"**Start**: {fa.identity()}\n\n**End**: {fb.identity()}\n\n**This frame**: {face_t.identity()}")
 
 st.image(list(frames), caption=[f"{i / (steps - 1):.2f}" for i in range(steps)], width=64)
 d1, d2 = st.columns(2)
-d1.download_button("Download strip PNG", lambda: grid_png(frames, steps), file_name=f"path_{model.sha}.png",
+d1.download_button("Download strip PNG", lambda: grid_png(frames, steps), file_name=f"path_{model.checkpoint_id}.png",
                    mime="image/png", key="interp_dl_png")
 d2.download_button("Download animated GIF", lambda: gif_bytes(frames, scale=max(1, 128 // frames.shape[1])),
-                   file_name=f"path_{model.sha}.gif", mime="image/gif", key="interp_dl_gif")
+                   file_name=f"path_{model.checkpoint_id}.gif", mime="image/gif", key="interp_dl_gif")
 widgets.save_faces([face_t], frames[t:t + 1], "interp", label="Save this frame")

@@ -11,7 +11,7 @@ from explorer.latent_ops import apply_direction, pca_map
 st.title("Latent map")
 model = widgets.require_model()
 
-infos = [i for i in widgets.collections() if model.sha in i.checkpoint_ids]
+infos = [i for i in widgets.collections() if model.checkpoint_id in i.checkpoint_ids]
 c1, c2, c3, c4 = st.columns([3, 2, 1, 2])
 chosen = c1.multiselect("Collections", [i.name for i in infos], default=[i.name for i in infos][:8], key="map_colls",
                         help="Only collections with faces of this checkpoint are listed.")
@@ -72,7 +72,7 @@ with right:
     zs, cs = np.concatenate([v[0] for v in zc.values()]), np.concatenate([v[1] for v in zc.values()])
     steps = np.linspace(-2.5, 2.5, 7) * np.sqrt(pca.explained_variance_[:2])[:, None]  # (2, 7) in z units
     c_mean = (cs.mean(0) > 0.5).astype(np.float32)
-    st.caption(f"checkpoint `{model.sha}` · z = mean of the mapped latents + s·PC (s in PC standard deviations) · "
+    st.caption(f"checkpoint `{model.checkpoint_id}` · z = mean of the mapped latents + s·PC (s in PC standard deviations) · "
                f"c = {describe_condition(c_mean, model.names)} (majority of the mapped faces)")
     for k in range(2):
         path = apply_direction(zs.mean(0), pca.components_[k], steps[k])  # (7, D)

@@ -10,7 +10,7 @@ from explorer.metrics_view import (conditioning_report, flatten_history, flip_re
 st.title("Metrics")
 model = widgets.require_model()
 gen = model.gen
-st.caption(f"Checkpoint `{model.sha}` · step {gen.step} · trained on {gen.dataset.get('source', '?')} "
+st.caption(f"Checkpoint `{model.checkpoint_id}` · step {gen.step} · trained on {gen.dataset.get('source', '?')} "
            f"({gen.dataset.get('count', '?')} images, {gen.img_resolution}×{gen.img_resolution}) · "
            f"{len(model.names)} attributes")
 results = loaders.results()
@@ -36,7 +36,7 @@ if clf is not None:
     c1, c2, c3 = st.columns([2, 2, 1])
     n = c1.select_slider("Generated faces", [100, 200, 500, 1000, 2000, 5000], value=200, key="met_n")
     seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="met_seed"))
-    key = (model.sha, cp, cm, "conditioning", int(n), seed)
+    key = (model.checkpoint_id, cp, cm, "conditioning", int(n), seed)
     if c3.button("Compute", key="met_cond_go") or (key not in results and n <= 200):  # small n: show on open
         results[key] = run_with_progress(lambda p: conditioning_report(gen, clf, n=int(n), seed=seed, progress=p),
                                          "conditioning")
@@ -74,7 +74,7 @@ st.caption("Row a: switch attribute a off→on with z and the other attributes f
 if clf is not None:
     c1, c2 = st.columns([3, 1])
     fn = c1.select_slider("Faces per attribute", [50, 100, 200, 500], value=100, key="met_flip_n")
-    fkey = (model.sha, cp, cm, "flip", int(fn))
+    fkey = (model.checkpoint_id, cp, cm, "flip", int(fn))
     if c2.button("Compute flip response", key="met_flip_go"):
         results[fkey] = run_with_progress(lambda p: flip_response(gen, clf, n=int(fn), progress=p), "flip")
     flip = results.get(fkey)
@@ -93,7 +93,7 @@ c1, c2, c3 = st.columns([2, 2, 1])
 n_gen = c1.select_slider("Generated images", [200, 500, 1000, 2000, 5000], value=500, key="met_fid_gen")
 n_real = c2.select_slider("Real images", [500, 1000, 2000, 5000], value=2000, key="met_fid_real")
 record = st.checkbox("Record the result in the checkpoint's metrics history (rewrites the file)", key="met_fid_record")
-dkey = (model.sha, "fid", int(n_gen), int(n_real))
+dkey = (model.checkpoint_id, "fid", int(n_gen), int(n_real))
 if c3.button("Compute FID", key="met_fid_go"):
     from explorer.metrics_view import evaluate_distances
 

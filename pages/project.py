@@ -62,7 +62,7 @@ optimise_c = s2.checkbox("Also optimise c", key="proj_opt_c", help="let the cond
 run = s3.button("Project", key="proj_go", type="primary")
 st.caption(start_note)
 
-key = (proj.photo_key(data), which, model.sha, steps, optimise_c)
+key = (proj.photo_key(data), which, model.checkpoint_id, steps, optimise_c)
 if run:
     bar = st.progress(0.0, text="Projecting…")
 
@@ -93,5 +93,5 @@ if rows:
     with st.expander("Attributes: classifier on the photo vs on the reconstruction"):
         st.dataframe(rows, hide_index=True)
 
-projected = Face(result.z, result.c, -1, 0, model.sha, model.names, origin=f"projected {name} face {which + 1}")
+projected = Face(result.z, result.c, -1, 0, model.checkpoint_id, model.names, origin=f"projected {name} face {which + 1}")
 widgets.save_faces([projected], result.reconstruction[None], "proj", label="Save the projected face")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from explorer.demo import DEMO_ATTRIBUTES, make_tiny_classifier, make_tiny_generator
-from gan.checkpoint import sha256
+from gan.checkpoint import load_generator
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,13 +58,14 @@ def server(tmp_path_factory):
     clf = make_tiny_classifier(root / "tiny_classifier.pt")
     env = dict(os.environ, GAN_CKPT=str(gen), GAN_CLASSIFIER=str(clf), GAN_WORKSPACE=str(root / "workspace"),
                GAN_RUNS_DIR=str(root / "runs"), GAN_STORE=str(root / "workspace" / "latents.sqlite"), GAN_THREADS="1")
-    # One saved collection so Arithmetic / Latent map / Workspace have something to show.
+    # One saved collection so Arithmetic / Latent map / Workspace have something to show: stored under the
+    # generator's weights id (what the pages filter by), not the file's sha256.
     from explorer.store import LatentStore
 
     rng = np.random.default_rng(0)
     LatentStore(env["GAN_STORE"]).add_latents("demo", rng.standard_normal((6, 16)).astype(np.float32),
                                               (rng.random((6, len(DEMO_ATTRIBUTES))) < 0.5).astype(np.float32),
-                                              DEMO_ATTRIBUTES, sha256(gen)[:12], seeds=np.zeros(6, int), indices=np.arange(6))
+                                              DEMO_ATTRIBUTES, load_generator(gen).checkpoint_id, seeds=np.zeros(6, int), indices=np.arange(6))
     port = _free_port()
     url = f"http://localhost:{port}"
     log = open(root / "streamlit.log", "w")
@@ -130,6 +131,8 @@ def test_every_page_renders_in_chromium(server):
                 assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {title}"
                 if title in WITH_FACES:
                     assert _loaded_images(page) > 0, f"no rendered face on {title}"
+                if title == "Latent map":  # the seeded collection is mapped (its chip shows), not "nothing to map"
+                    assert page.locator('[data-testid="stMain"] :text("demo")').count() > 0, f"{title} lacks 'demo'"
 
             # One real interaction: pick a face on Generate; the sidebar counts it.
             page.locator('[data-testid="stSidebarNav"] a', has_text="Generate").first.click()
