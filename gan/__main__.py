@@ -15,6 +15,7 @@ COMMANDS = {
     "encoder": "gan.encoder",
     "project": "gan.project",
     "export": "gan.checkpoint",
+    "edits": "gan.edits",
 }
 
 

@@ -1,0 +1,258 @@
+"""Attribute edits and how well they work, in the latent space a generator offers (w, z or continuous c).
+
+A direction is built from classifier-labelled samples (mean of the latents the classifier reads as having the
+attribute minus the mean of the others), applied with a strength in units of the samples' spread along it, and
+judged by the edit report card: on a fixed sample, how often the classifier's reading of the target flips, how
+often each other attribute's reading changes, and how much of the face stays the same.
+`python -m gan edits` prints the card for every attribute.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gan.generate import sample_z
+
+SPACES = ("w", "z", "c")
+# plain mean difference | mean difference with the other attributes held fixed | W's response to flipping c_k
+METHODS = ("mean", "conditional", "condition")
+STRENGTHS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # in standard deviations of the samples along the direction
+TARGET_FLIP = 0.7                             # the smallest strength reaching this flip rate is "the" strength
+
+
+@dataclass
+class Faces:
+    """A fixed sample of faces: z (n, z_dim), c (n, C) and, for a style generator, w (n, w_dim); float32 tensors."""
+
+    z: torch.Tensor
+    c: torch.Tensor
+    w: torch.Tensor | None
+
+    def latents(self, space: str) -> torch.Tensor:
+        """The sample's coordinates in `space` (n, D)."""
+        if space == "w":
+            if self.w is None:
+                raise ValueError("this generator has no W space (no mapping network); use z or c")
+            return self.w
+        return {"z": self.z, "c": self.c}[space]
+
+
+def sample_faces(loaded, n: int, seed: int) -> Faces:
+    """n faces with conditions from the training label distribution and z from `sample_z(n, z_dim, seed)`."""
+    c = torch.from_numpy(loaded.labels.sample(n, np.random.default_rng(seed)))
+    z = sample_z(n, loaded.z_dim, seed)
+    w = None
+    if hasattr(loaded.G, "mapping"):
+        with torch.inference_mode():
+            w = torch.cat([loaded.G.mapping(z[i:i + 256], c[i:i + 256]) for i in range(0, n, 256)])
+    return Faces(z, c, w)
+
+
+@torch.inference_mode()
+def render(G: torch.nn.Module, faces: Faces, space: str, latents: torch.Tensor, batch: int = 128) -> np.ndarray:
+    """Images (n, H, W, 3) uint8 of the faces with their `space` coordinates replaced by `latents`."""
+    out = []
+    for i in range(0, len(latents), batch):
+        part = slice(i, i + batch)
+        if space == "w":
+            img = G.synthesis(G.broadcast(latents[part]))
+        elif space == "z":
+            img = G(latents[part], faces.c[part])
+        else:
+            img = G(faces.z[part], latents[part])
+        out.append((img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
+    return np.concatenate(out)
+
+
+def _read(classifier, cols: list[int], images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from gan.metrics.conditioning import classify_uint8
+    return classify_uint8(classifier, images, cols, want_features=True)
+
+
+@dataclass
+class Direction:
+    """A unit direction (D,) in a space, with the samples' standard deviation along it (strength unit)."""
+
+    attribute: str
+    space: str
+    method: str
+    vector: np.ndarray
+    sigma: float
+    n_with: int
+    n_without: int
+
+
+def attribute_direction(loaded, classifier, attribute: str, space: str = "w", n: int = 1000, seed: int = 0,
+                        method: str = "mean") -> Direction:
+    """Direction of `attribute` in `space` from n samples labelled by the classifier's reading: "mean" is the mean
+    of the latents read with the attribute minus the mean of the others; "conditional" is the same difference with
+    the other attributes' readings held fixed (the attribute's coefficient in a least-squares fit of the latents
+    on all readings), so correlated attributes (Male and Wearing_Lipstick) are not dragged along.
+    "condition" (W only) needs no classifier: the mean of mapping(z, c with the attribute on) − mapping(z, c with it
+    off) over the samples, i.e. what the generator itself learned the attribute to be in W.
+    In c the direction is the attribute's own axis (c is the condition itself)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "condition" and space != "w":
+        raise ValueError("the condition method needs the W space (a mapping network)")
+    names = list(loaded.attribute_names)
+    k = names.index(attribute)
+    faces = sample_faces(loaded, n, seed)
+    x = faces.latents(space).double().numpy()
+    if space == "c":
+        v = np.zeros(len(names))
+        v[k] = 1.0
+        return Direction(attribute, space, "axis", v.astype(np.float32), 1.0, int(faces.c[:, k].sum()),
+                         int(n - faces.c[:, k].sum()))
+    if method == "condition":
+        on, off = faces.c.clone(), faces.c.clone()
+        on[:, k], off[:, k] = 1.0, 0.0
+        with torch.inference_mode():
+            d = (loaded.G.mapping(faces.z, on) - loaded.G.mapping(faces.z, off)).double().mean(0).numpy()
+        u = d / np.linalg.norm(d)
+        return Direction(attribute, space, method, u.astype(np.float32), float((x @ u).std()),
+                         int(faces.c[:, k].sum()), int(n - faces.c[:, k].sum()))
+    cols = _columns(classifier, names)
+    probs, _ = _read(classifier, cols, render(loaded.G, faces, space, faces.latents(space)))
+    has = probs[:, k] >= 0.5
+    if has.all() or not has.any():
+        raise ValueError(f"the classifier reads {attribute} in {'all' if has.all() else 'none'} of {n} samples; "
+                         "no direction can be built from them")
+    if method == "mean":
+        d = x[has].mean(0) - x[~has].mean(0)
+    else:
+        design = np.concatenate([np.ones((n, 1)), (probs >= 0.5).astype(np.float64)], axis=1)  # (n, 1 + C)
+        coef = np.linalg.lstsq(design, x, rcond=None)[0]                                         # (1 + C, D)
+        d = coef[1 + k]
+    u = d / np.linalg.norm(d)
+    return Direction(attribute, space, method, u.astype(np.float32), float((x @ u).std()), int(has.sum()),
+                     int((~has).sum()))
+
+
+def _columns(classifier, names) -> list[int]:
+    from gan.metrics.conditioning import _classifier_columns
+    return _classifier_columns(classifier, names)
+
+
+def edit_report(loaded, classifier, direction: Direction, n: int = 200, seed: int = 1,
+                strengths=STRENGTHS, real_probs: np.ndarray | None = None) -> dict:
+    """The edit report card of a direction on a fixed sample of n faces (another seed than the direction's).
+
+    Each face moves toward the other value of the target: faces read without the attribute by +α·σ·d, faces read
+    with it by −α·σ·d. Per strength α: flip rate (target reading changed), off-target change rate per other
+    attribute and their mean and max, pixel change (mean |Δ|/255) and classifier-feature change (1 − cosine)
+    as preservation, and P(target) before/after; with real_probs (P(target) on real faces with the attribute),
+    the percentile of the edited faces' median P among them."""
+    names = list(loaded.attribute_names)
+    k = names.index(direction.attribute)
+    cols = _columns(classifier, names)
+    faces = sample_faces(loaded, n, seed)
+    base = faces.latents(direction.space)
+    images0 = render(loaded.G, faces, direction.space, base)
+    p0, f0 = _read(classifier, cols, images0)
+    r0 = p0 >= 0.5
+    sign = torch.from_numpy(np.where(r0[:, k], -1.0, 1.0).astype(np.float32))[:, None]     # (n, 1)
+    d = torch.from_numpy(direction.vector)[None]                                             # (1, D)
+    card: dict = {"attribute": direction.attribute, "space": direction.space, "method": direction.method, "n": n, "seed": seed,
+                  "direction_n_with": direction.n_with, "direction_n_without": direction.n_without,
+                  "strengths": list(strengths), "flip_rate": [], "off_target_mean": [], "off_target_max": [],
+                  "off_target": {m: [] for m in names if m != direction.attribute}, "pixel_change": [],
+                  "feature_change": [], "p_target_before": float(p0[:, k].mean()), "p_target_after": []}
+    for a in strengths:
+        moved = base + sign * (a * direction.sigma) * d
+        images = render(loaded.G, faces, direction.space, moved)
+        p, f = _read(classifier, cols, images)
+        r = p >= 0.5
+        card["flip_rate"].append(float((r[:, k] != r0[:, k]).mean()))
+        changed = (r != r0).mean(0)                                                          # (C,)
+        others = [j for j in range(len(names)) if j != k]
+        for j in others:
+            card["off_target"][names[j]].append(float(changed[j]))
+        card["off_target_mean"].append(float(changed[others].mean()) if others else 0.0)
+        card["off_target_max"].append(float(changed[others].max()) if others else 0.0)
+        card["pixel_change"].append(float(np.abs(images.astype(np.int16) - images0).mean() / 255))
+        cos = (f * f0).sum(1) / (np.linalg.norm(f, axis=1) * np.linalg.norm(f0, axis=1) + 1e-12)
+        card["feature_change"].append(float((1 - cos).mean()))
+        # Toward the attribute for faces that lacked it: the mean P(target) after the edit.
+        toward = ~r0[:, k]
+        card["p_target_after"].append(float(p[toward, k].mean()) if toward.any() else float("nan"))
+        if real_probs is not None and toward.any():
+            card.setdefault("p_target_after_real_percentile", []).append(
+                float((np.asarray(real_probs) <= np.median(p[toward, k])).mean() * 100))
+    hit = [i for i, fr in enumerate(card["flip_rate"]) if fr >= TARGET_FLIP]
+    i = hit[0] if hit else int(np.argmax(card["flip_rate"]))
+    card.update(chosen_strength=strengths[i], chosen_reaches_target=bool(hit), flip_at_chosen=card["flip_rate"][i],
+                off_target_mean_at_chosen=card["off_target_mean"][i], off_target_max_at_chosen=card["off_target_max"][i])
+    return card
+
+
+def report_all(loaded, classifier, space: str = "w", n_direction: int = 1000, n: int = 200, seed: int = 0,
+               method: str = "mean") -> dict:
+    """Edit report cards for every attribute in `space`, with the summary the targets are judged on."""
+    cards = []
+    for name in loaded.attribute_names:
+        d = attribute_direction(loaded, classifier, name, space, n_direction, seed, method)
+        cards.append(edit_report(loaded, classifier, d, n=n, seed=seed + 1))
+    ok = [c["chosen_reaches_target"] and c["off_target_mean_at_chosen"] <= 0.10 for c in cards]
+    return {"space": space, "method": cards[0]["method"] if cards else method, "n_direction": n_direction, "n": n, "target_flip": TARGET_FLIP, "cards": cards,
+            "attributes_meeting_target": int(sum(ok)), "attributes": len(cards),
+            "flip_at_chosen_mean": float(np.mean([c["flip_at_chosen"] for c in cards])),
+            "off_target_mean_at_chosen_mean": float(np.mean([c["off_target_mean_at_chosen"] for c in cards]))}
+
+
+def format_cards(summary: dict) -> str:
+    lines = [f"edits in {summary['space']} ({summary['method']} directions): directions from {summary['n_direction']} classifier-labelled samples, "
+             f"report on {summary['n']} other faces; strength in std of the samples along the direction",
+             f"{'attribute':20s} {'strength':>8s} {'flip':>6s} {'off-mean':>8s} {'off-max':>8s} {'pixels':>7s} {'target':>6s}"]
+    for c in summary["cards"]:
+        i = c["strengths"].index(c["chosen_strength"])
+        worst = max(c["off_target"], key=lambda m: c["off_target"][m][i]) if c["off_target"] else "-"
+        ok = c["chosen_reaches_target"] and c["off_target_mean_at_chosen"] <= 0.10
+        lines.append(f"{c['attribute']:20s} {c['chosen_strength']:8.1f} {c['flip_at_chosen']:6.3f} "
+                     f"{c['off_target_mean_at_chosen']:8.3f} {c['off_target_max_at_chosen']:8.3f} "
+                     f"{c['pixel_change'][i]:7.3f} {'met' if ok else 'NOT':>6s}  (most changed: {worst})")
+    lines.append(f"{summary['attributes_meeting_target']} of {summary['attributes']} attributes flip in ≥ "
+                 f"{summary['target_flip']:.0%} of faces with a mean off-target change ≤ 10%")
+    return "\n".join(lines)
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("edits", help="attribute directions and their edit report cards (flip rate, off-target)")
+    p.add_argument("--ckpt", default=None, help="generator checkpoint (default: checkpoints/default.pt)")
+    p.add_argument("--classifier", default=None, help="attribute classifier (default: the one that reads its attributes)")
+    p.add_argument("--space", choices=SPACES, default=None, help="latent space (default: w when the generator has one, else c)")
+    p.add_argument("--method", choices=METHODS, default="mean", help="mean difference, or conditional on the other "
+                   "attributes' readings (default: %(default)s)")
+    p.add_argument("--n-direction", type=int, default=1000, help="samples to build each direction (default: %(default)s)")
+    p.add_argument("--n", type=int, default=200, help="faces each report card is measured on (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the cards as one JSON object on the last line")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    from gan import paths
+    from gan.checkpoint import CheckpointError, load_generator
+    from gan.device import configure_threads
+    from gan.metrics.classifier import default_classifier_for, load_classifier
+
+    configure_threads()
+    try:
+        loaded = load_generator(args.ckpt or paths.DEFAULT_CHECKPOINT)
+        cpath = args.classifier or default_classifier_for(loaded)
+        if cpath is None:
+            raise FileNotFoundError("no attribute classifier reads this generator's attributes; pass --classifier")
+        space = args.space or ("w" if "w" in loaded.spaces else "c")
+        summary = report_all(loaded, load_classifier(cpath), space, args.n_direction, args.n, args.seed, args.method)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_cards(summary))
+    if args.json:
+        print(json.dumps(summary))
+    return 0
