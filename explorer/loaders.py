@@ -17,7 +17,7 @@ from explorer.metrics_view import headline
 from gan import paths
 
 TRAIN_COMMAND = "python -m gan train --data synthetic:20000 --minutes 65 --out runs/default"
-CLASSIFIER_COMMAND = "python -m gan classifier train --data synthetic:20000 --out checkpoints/default_classifier.pt --minutes 4"
+CLASSIFIER_COMMAND = "python -m gan classifier train --data synthetic:20000 --out workspace/classifier.pt --minutes 4"
 
 
 def mtime(path: str | Path) -> float:
@@ -37,13 +37,18 @@ def env_checkpoint() -> Path | None:
 
 
 def candidate_checkpoints() -> list[Path]:
-    """GAN_CKPT, the shipped default and every *.pt under the runs folder (newest first), existing ones only."""
+    """GAN_CKPT, the shipped default, every other *.pt in its folder (`python -m gan export … checkpoints/NAME.pt`)
+    and every *.pt under the runs folder (newest first), existing ones only; checkpoint_options drops non-generators."""
     out: list[Path] = []
     env = env_checkpoint()
     if env is not None and env.is_file():
         out.append(env)
     if paths.DEFAULT_CHECKPOINT.is_file():
         out.append(paths.DEFAULT_CHECKPOINT.resolve())
+    shipped = paths.DEFAULT_CHECKPOINT.parent
+    if shipped.is_dir():  # classifier / encoder files are named so: skip loading them just to refuse them
+        found = [p for p in shipped.glob("*.pt") if "classifier" not in p.name and "encoder" not in p.name]
+        out += [p.resolve() for p in sorted(found, key=mtime, reverse=True)]
     runs = paths.runs_dir()
     if runs.is_dir():
         found = sorted(runs.rglob("*.pt"), key=mtime, reverse=True)
@@ -80,6 +85,11 @@ def checkpoint_options() -> list[dict]:
     """Info dicts for every loadable generator checkpoint (see candidate_checkpoints)."""
     infos = [_checkpoint_info(str(p), mtime(p)) for p in candidate_checkpoints()]
     return [i for i in infos if i is not None]
+
+
+def short_checkpoint_label(info: dict) -> str:
+    """What fits in the sidebar picker: name · step (the full line is shown under it)."""
+    return f"{info['name']} · step {info['step']}"
 
 
 def describe_checkpoint(info: dict) -> str:

@@ -254,7 +254,8 @@ def add_cli(subparsers) -> None:
     p = subparsers.add_parser("export", help="slim copy of a checkpoint for shipping (drops optimiser states)",
                               description="Copy a training checkpoint without optimiser states (G, G_ema, D and all metadata kept).")
     p.add_argument("src", help="training checkpoint, e.g. runs/default/checkpoint.pt")
-    p.add_argument("dst", help="output file, e.g. checkpoints/default.pt")
+    from gan.cli_types import output_file
+    p.add_argument("dst", type=output_file, help="output file, e.g. workspace/mine.pt")
     p.set_defaults(func=_export_main)
 
 

@@ -10,6 +10,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from gan import paths
+from gan import cli_types as ct
 from gan.attributes import UnknownAttributeError, parse_request
 from gan.latents_file import save_latents_npz
 
@@ -105,10 +106,10 @@ def add_cli(subparsers) -> None:
     p.add_argument("--ckpt", default=str(paths.DEFAULT_CHECKPOINT), help="generator checkpoint (default: %(default)s)")
     p.add_argument("--attrs", default="", help='attributes, e.g. "Smiling, Male=0, Eyeglasses=any"; unnamed ones are drawn '
                                                "from the training label distribution (default: all any)")
-    p.add_argument("--n", type=int, default=64, help="number of images (default: %(default)s)")
-    p.add_argument("--nrow", type=int, default=8, help="images per grid row (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="latent and condition seed (default: %(default)s)")
-    p.add_argument("--truncation", type=float, default=1.0, help="truncation ψ scaling z; 1.0 = none (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: %(default)s)")
-    p.add_argument("--out", default="grid.png", help="output PNG; latents go next to it as .npz (default: %(default)s)")
+    p.add_argument("--n", type=ct.int_range(1, 4096), default=64, help="number of images (default: %(default)s)")
+    p.add_argument("--nrow", type=ct.int_range(1, 4096), default=8, help="images per grid row (default: %(default)s)")
+    p.add_argument("--seed", type=ct.SEED, default=0, help="latent and condition seed (default: %(default)s)")
+    p.add_argument("--truncation", type=ct.float_range(0, 10), default=1.0, help="truncation ψ scaling z; 1.0 = none (default: %(default)s)")
+    p.add_argument("--device", type=ct.device, default="cpu", help="cpu | cuda | auto (default: %(default)s)")
+    p.add_argument("--out", type=ct.output_file, default="grid.png", help="output PNG; latents go next to it as .npz (default: %(default)s)")
     p.set_defaults(func=main_generate)

@@ -37,6 +37,7 @@ import torch
 from PIL import Image
 
 from gan import paths
+from gan import cli_types as ct
 from gan.data.imagefiles import DEFAULT_MAX_PIXELS, ImageFileError, open_image
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024     # uploads / files larger than this are refused before decoding
@@ -356,15 +357,15 @@ def add_cli(subparsers) -> None:
                                           "G(z, c) redraws it. Writes original/reconstruction/error PNGs and latents.npz.")
     p.add_argument("photo", help="photo file (JPEG, PNG, …)")
     p.add_argument("--ckpt", default=str(paths.DEFAULT_CHECKPOINT), help="generator checkpoint (default: %(default)s)")
-    p.add_argument("--face", type=int, default=0, help="which face, 0 = most confident (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=200, help="optimisation steps (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate on z (default: 0.02 from the encoder's start, 0.05 from z = 0)")
+    p.add_argument("--face", type=ct.int_range(0, 1000), default=0, help="which face, 0 = most confident (default: %(default)s)")
+    p.add_argument("--steps", type=ct.int_range(0, 100_000), default=200, help="optimisation steps (default: %(default)s)")
+    p.add_argument("--lr", type=ct.float_range(0, 10, lo_open=True), default=None, help="Adam learning rate on z (default: 0.02 from the encoder's start, 0.05 from z = 0)")
     p.add_argument("--optimise-c", action="store_true", help="also optimise the condition c (kept in [0, 1])")
     p.add_argument("--crop", choices=("auto", "none"), default="auto",
                    help="auto: MTCNN face crop matching the checkpoint's data; none: the image's centre square (already framed)")
     p.add_argument("--encoder", default="auto", help="encoder checkpoint, 'auto' (one trained for this generator) or 'none'")
     p.add_argument("--classifier", default="auto", help="attribute classifier, 'auto' or 'none'")
-    p.add_argument("--out", default="projection", help="output folder (default: %(default)s)")
+    p.add_argument("--out", type=ct.output_dir, default="projection", help="output folder (default: %(default)s)")
     p.set_defaults(func=_cli_project)
 
 

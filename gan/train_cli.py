@@ -8,64 +8,67 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from gan import cli_types as ct
 from gan import losses
 from gan.checkpoint import CheckpointError
+from gan.checkpoint_fields import MAX_LATENT, MAX_MAPPING_LAYERS, MAX_MBSTD, MAX_WIDTH
 from gan.guard import GuardStop
-from gan.models import ARCHS, D_CONDS, UPSAMPLES
+from gan.models import ARCHS, D_CONDS, RESOLUTIONS, UPSAMPLES
 from gan.train import TrainConfig, train
 
 # (flag, config field ("model.x" for ModelConfig), type or "bool", help); defaults come from the dataclasses.
+# Each type validates at parse time (gan.cli_types): a bad value is one message naming the flag and its range.
 OPTIONS = [
-    ("--data", "data", str, "training data: synthetic[:N] | celeba:PATH | folder:PATH | cache:DIR"),
+    ("--data", "data", ct.data_spec, "training data: synthetic[:N] | celeba:PATH | folder:PATH | cache:DIR"),
     ("--attrs", "attrs", str, 'attributes to condition on, e.g. "Smiling,Male,Eyeglasses" ("" = all in the data)'),
     ("--crop", "crop", str, "crop mode passed to prepare (\"\" = its default)"),
-    ("--size", "size", int, "image size: 32, 64 or 128"),
-    ("--steps", "steps", int, "training steps (0 = no limit; with --minutes alone there is no step limit)"),
-    ("--minutes", "minutes", float, "wall-clock budget in minutes over the whole run (0 = none)"),
-    ("--batch", "batch", int, "global batch size"),
-    ("--lr-g", "lr_g", float, "Adam learning rate of G"),
-    ("--lr-d", "lr_d", float, "Adam learning rate of D"),
-    ("--beta1", "beta1", float, "Adam beta1"),
-    ("--beta2", "beta2", float, "Adam beta2"),
+    ("--size", "size", ct.choice_int(*RESOLUTIONS), "image size: 32, 64 or 128"),
+    ("--steps", "steps", ct.int_range(0, 10 ** 9), "training steps (0 = no step limit: then --minutes must bound the run; --minutes alone implies 0)"),
+    ("--minutes", "minutes", ct.float_range(0, 10 ** 6), "wall-clock budget in minutes over the whole run (0 = none: then --steps must bound the run)"),
+    ("--batch", "batch", ct.int_range(1, 4096), "global batch size"),
+    ("--lr-g", "lr_g", ct.float_range(0, 1, lo_open=True), "Adam learning rate of G"),
+    ("--lr-d", "lr_d", ct.float_range(0, 1, lo_open=True), "Adam learning rate of D"),
+    ("--beta1", "beta1", ct.float_range(0, 1, hi_open=True), "Adam beta1"),
+    ("--beta2", "beta2", ct.float_range(0, 1, hi_open=True), "Adam beta2"),
     ("--fused-adam", "fused_adam", "bool", "fused Adam kernel (one pass over all parameters)"),
     ("--loss", "loss", str, "adversarial loss: nonsat | hinge"),
-    ("--smoothing", "smoothing", float, "one-sided label smoothing target for real images (nonsat)"),
-    ("--d-steps", "d_steps", int, "D updates per G update"),
-    ("--aux-weight", "aux_weight", float, "weight of the auxiliary attribute loss in D (real images, real labels)"),
-    ("--g-aux-weight", "g_aux_weight", float, "weight of the auxiliary attribute loss in G (requested labels)"),
-    ("--ms-weight", "ms_weight", float, "weight of the mode-seeking term (0 = off)"),
-    ("--mixing-prob", "mixing_prob", float, "style G: probability of style-mixing regularisation per sample"),
-    ("--mapping-lr-mult", "mapping_lr_mult", float, "style G: learning-rate multiplier of the mapping network"),
-    ("--ema", "ema", float, "G_ema decay"),
+    ("--smoothing", "smoothing", ct.float_range(0, 1, lo_open=True), "one-sided label smoothing target for real images (nonsat)"),
+    ("--d-steps", "d_steps", ct.int_range(1, 100), "D updates per G update"),
+    ("--aux-weight", "aux_weight", ct.float_range(0, 1000), "weight of the auxiliary attribute loss in D (real images, real labels)"),
+    ("--g-aux-weight", "g_aux_weight", ct.float_range(0, 1000), "weight of the auxiliary attribute loss in G (requested labels)"),
+    ("--ms-weight", "ms_weight", ct.float_range(0, 1000), "weight of the mode-seeking term (0 = off)"),
+    ("--mixing-prob", "mixing_prob", ct.float_range(0, 1), "style G: probability of style-mixing regularisation per sample"),
+    ("--mapping-lr-mult", "mapping_lr_mult", ct.float_range(0, 10, lo_open=True), "style G: learning-rate multiplier of the mapping network"),
+    ("--ema", "ema", ct.float_range(0, 1, hi_open=True), "G_ema decay"),
     ("--ema-warmup", "ema_warmup", "bool", "ramp the EMA decay up from 0.1 at the start"),
     ("--guard", "guard", "bool", "collapse guard (roll back a network whose loss leaves its band)"),
     ("--guard-d-band", "guard_d_band", "pair", "healthy band LO HI of D's adversarial loss"),
     ("--guard-g-band", "guard_g_band", "pair", "healthy band LO HI of G's adversarial loss"),
-    ("--guard-max-restores", "guard_max_restores", int, "stop after more restores than this within --guard-window steps"),
-    ("--guard-window", "guard_window", int, "window in steps for --guard-max-restores"),
-    ("--sample-every", "sample_every", int, "steps between preview grids"),
-    ("--ckpt-every", "ckpt_every", int, "steps between checkpoints"),
-    ("--log-every", "log_every", int, "steps between logged events and guard checks"),
-    ("--metrics-every", "metrics_every", int, "steps between live metrics (diversity, accuracy, PCA) in metrics.jsonl; 0 = off"),
-    ("--seed", "seed", int, "random seed"),
-    ("--device", "device", str, "auto | cpu | cuda | cuda:N"),
+    ("--guard-max-restores", "guard_max_restores", ct.int_range(0, 10 ** 6), "stop after more restores than this within --guard-window steps"),
+    ("--guard-window", "guard_window", ct.int_range(1, 10 ** 9), "window in steps for --guard-max-restores"),
+    ("--sample-every", "sample_every", ct.int_range(1, 10 ** 9), "steps between preview grids"),
+    ("--ckpt-every", "ckpt_every", ct.int_range(1, 10 ** 9), "steps between checkpoints"),
+    ("--log-every", "log_every", ct.int_range(1, 10 ** 9), "steps between logged events and guard checks"),
+    ("--metrics-every", "metrics_every", ct.int_range(0, 10 ** 9), "steps between live metrics (diversity, accuracy, PCA) in metrics.jsonl; 0 = off"),
+    ("--seed", "seed", ct.SEED, "random seed"),
+    ("--device", "device", ct.device, "auto | cpu | cuda | cuda:N"),
     ("--flip", "flip", "bool", "random horizontal flips"),
-    ("--workers", "workers", int, "background loader threads (0 or 1)"),
+    ("--workers", "workers", ct.int_range(0, 1), "background loader threads (0 or 1)"),
     ("--channels-last", "channels_last", "bool", "NHWC memory format"),
-    ("--out", "out", str, "run folder (default runs/run-DATE-TIME)"),
+    ("--out", "out", ct.output_dir, "run folder (default runs/run-DATE-TIME)"),
     ("--resume", "resume", "flag", "continue OUT/checkpoint.pt bit-for-bit (recipe from the checkpoint)"),
     ("--init", "init", str, "fine-tune from this checkpoint's weights (same attributes and architecture)"),
     ("--progress", "progress", "bool", "tqdm progress bar"),
     ("--arch", "model.arch", str, "generator: style (mapping network, W space) | dcgan (z only)"),
-    ("--z-dim", "model.z_dim", int, "latent size"),
-    ("--w-dim", "model.w_dim", int, "style G: size of w"),
-    ("--mapping-layers", "model.mapping_layers", int, "style G: layers of the mapping network"),
-    ("--d-mbstd", "model.d_mbstd", int, "D: minibatch-stddev group size (0 = off)"),
-    ("--c-embed-dim", "model.c_embed_dim", int, "size of G's condition embedding"),
-    ("--ngf", "model.ngf", int, "G width"),
-    ("--ndf", "model.ndf", int, "D width"),
+    ("--z-dim", "model.z_dim", ct.int_range(1, MAX_LATENT), "latent size"),
+    ("--w-dim", "model.w_dim", ct.int_range(1, MAX_LATENT), "style G: size of w"),
+    ("--mapping-layers", "model.mapping_layers", ct.int_range(1, MAX_MAPPING_LAYERS), "style G: layers of the mapping network"),
+    ("--d-mbstd", "model.d_mbstd", ct.int_range(0, MAX_MBSTD), "D: minibatch-stddev group size (0 = off)"),
+    ("--c-embed-dim", "model.c_embed_dim", ct.int_range(1, MAX_LATENT), "size of G's condition embedding"),
+    ("--ngf", "model.ngf", ct.int_range(1, MAX_WIDTH), "G width"),
+    ("--ndf", "model.ndf", ct.int_range(1, MAX_WIDTH), "D width"),
     ("--g-upsample", "model.g_upsample", str, "G upsampling: convtranspose | nearest"),
-    ("--g-dropout", "model.g_dropout", float, "Dropout2d rate in G's hidden blocks"),
+    ("--g-dropout", "model.g_dropout", ct.float_range(0, 1, hi_open=True), "Dropout2d rate in G's hidden blocks"),
     ("--d-cond", "model.d_cond", str, "D conditioning: projection | concat | acgan | projection+acgan"),
     ("--spectral-norm", "model.spectral_norm", "bool", "spectral norm in D (instead of batch norm)"),
 ]
@@ -94,9 +97,21 @@ def config_from_args(args) -> TrainConfig:
     return replace(base, **top, model=replace(base.model, **model))
 
 
+def check_budget(cfg: TrainConfig) -> str | None:
+    """Why this config cannot run, or None: a run needs a step limit or a time budget (0 and 0 = forever)."""
+    if not cfg.steps and not cfg.minutes:
+        return ("--steps 0 and --minutes 0 (or --minutes 0 alone) would train forever; give --steps N ≥ 1 or "
+                "--minutes M > 0 (a run can still be stopped early with OUT/STOP or Ctrl-C)")
+    return None
+
+
 def main_train(args) -> int:
     try:
         cfg = config_from_args(args)
+        problem = check_budget(cfg)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         result = train(cfg)
     except (CheckpointError, GuardStop, RuntimeError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -121,7 +136,8 @@ def add_cli(subparsers) -> None:
         elif typ == "flag":
             p.add_argument(flag, dest=dest, action="store_const", const=True, default=None, help=help_)
         elif typ == "pair":
-            p.add_argument(flag, dest=dest, type=float, nargs=2, metavar=("LO", "HI"), default=None, help=h)
+            p.add_argument(flag, dest=dest, type=float, nargs=2, metavar=("LO", "HI"), default=None, help=h,
+                           action=ct.finite_pair())
         else:
             p.add_argument(flag, dest=dest, type=typ, default=None, help=h, choices=CHOICES.get(name),
                            metavar=flag[2:].upper().replace("-", "_"))

@@ -161,3 +161,15 @@ def test_a_damaged_cache_is_rebuilt_from_its_source_or_refused_with_a_message(tm
     (out / "ids.json").write_text("[1, 2]")  # wrong length
     with pytest.raises(CacheError, match="inconsistent"):
         FaceCache.open(out)
+
+
+@pytest.mark.parametrize("layout", ["official", "kaggle"])
+def test_celeba_attribute_file_with_a_utf8_byte_order_mark_is_accepted(tmp_path, layout):
+    """Issue 13, class 6: a BOM (Notepad's "UTF-8 with BOM") is valid UTF-8, not part of the count or header."""
+    from test_data_readers import make_celeba_kaggle, make_celeba_official
+
+    root = (make_celeba_official if layout == "official" else make_celeba_kaggle)(tmp_path / "celeba")
+    attr = root / ("list_attr_celeba.txt" if layout == "official" else "list_attr_celeba.csv")
+    attr.write_bytes(b"\xef\xbb\xbf" + attr.read_bytes())
+    data = read_celeba(root, attrs=["Smiling"])
+    assert data.attribute_names == ["Smiling"] and len(data.ids) == 8

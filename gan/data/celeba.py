@@ -100,7 +100,7 @@ def _header_names(tokens: list[str], where: str) -> list[str]:
 
 def _rows_official(path: Path):
     """Yield (line number, id, value tokens) of list_attr_celeba.txt after validating its header."""
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:  # -sig: a byte-order mark is valid UTF-8
         lines = f.read().splitlines()
     i, declared = 0, None
     while i < len(lines) and not lines[i].strip():

@@ -28,6 +28,7 @@ from gan.paths import cache_root
 
 DEFAULT_SIZE = 64           # output resolution (size × size)
 SYNTHETIC_COUNT = 20000     # faces in `synthetic` without :N
+MAX_SYNTHETIC_COUNT = 1_000_000  # at most this many synthetic faces (~12 GB at 64 px)
 SYNTHETIC_SEED = 0
 CHUNK_SIZE = 2048           # images per resumable chunk
 PREPARE_VERSION = 1         # bump when processing changes, so old caches are rebuilt
@@ -59,8 +60,9 @@ def parse_spec(spec: str | DataSpec) -> DataSpec:
     if kind == "synthetic":
         if not sep or not rest.strip():
             return DataSpec("synthetic", count=SYNTHETIC_COUNT)
-        if not rest.strip().isdigit() or int(rest) < 1:
-            raise ValueError(f"Bad --data {text!r}: synthetic:N needs a positive whole number of faces")
+        if not rest.strip().isdigit() or not 1 <= int(rest) <= MAX_SYNTHETIC_COUNT:
+            raise ValueError(f"Bad --data {text[:60]!r}: synthetic:N needs a whole number of faces in "
+                             f"[1, {MAX_SYNTHETIC_COUNT:,}]")
         return DataSpec("synthetic", count=int(rest))
     if kind in ("celeba", "folder", "cache") and sep:
         if not rest.strip():
@@ -366,16 +368,18 @@ def add_cli(subparsers) -> None:
         "prepare", help="read a dataset, crop and resize it into a cache",
         description="Read a dataset, crop faces, resize and store them as a memory-mapped cache. "
                     "Unchanged sources reuse the existing cache; interrupted runs resume.")
-    p.add_argument("--data", required=True,
+    from gan import cli_types as ct
+
+    p.add_argument("--data", required=True, type=ct.data_spec,
                    help="synthetic[:N] (built-in faces, default 20000), celeba:PATH (official or Kaggle layout), "
                         "folder:PATH (images + attribute CSV) or cache:DIR")
     p.add_argument("--attrs", default=None,
                    help="comma-separated attributes to keep, e.g. 'Smiling,Male,Eyeglasses' (default: all in the source)")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"output resolution in pixels (default {DEFAULT_SIZE})")
+    p.add_argument("--size", type=ct.choice_int(32, 64, 128), default=DEFAULT_SIZE, help=f"output resolution in pixels (default {DEFAULT_SIZE})")
     p.add_argument("--crop", default=None,
                    help="center (default for photos; center:N crops an N×N centre square first), "
                         "mtcnn-face (tight face box), mtcnn-context (face box plus margin), none (synthetic)")
-    p.add_argument("--out", default=None, help="cache folder (default: under the workspace cache/, named from the settings)")
+    p.add_argument("--out", type=ct.output_dir, default=None, help="cache folder (default: under the workspace cache/, named from the settings)")
     p.add_argument("--force", action="store_true", help="rebuild even when an up-to-date cache exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cli)

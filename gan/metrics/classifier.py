@@ -1,7 +1,7 @@
 """The attribute classifier: a small multi-label CNN trained on REAL images of a cache, used to judge
 whether generated faces show the attributes they were asked for.
 
-`python -m gan classifier train --data synthetic:20000 --out checkpoints/default_classifier.pt --minutes 4`
+`python -m gan classifier train --data synthetic:20000 --out workspace/classifier.pt --minutes 4`
 trains on the cache's train split, keeps the best epoch on val, and stores its held-out (test split)
 accuracy, balanced accuracy and macro-F1 on real images as `real_metrics` — the ceiling beside every
 conditioning score. Checkpoint: `kind: "classifier"`, saved/loaded with gan.checkpoint.
@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from gan import paths
+from gan import cli_types as ct
 from gan.checkpoint import FORMAT_VERSION, CheckpointError, code_version, load_checkpoint, save_checkpoint
 from gan.checkpoint_fields import check_state_dict, meta_state_dict
 from gan.metrics.conditioning import attribute_scores
@@ -319,17 +320,19 @@ def add_cli(subparsers) -> None:
     p = subparsers.add_parser("classifier", help="attribute classifier used to judge generated faces")
     sub = p.add_subparsers(dest="classifier_command", metavar="SUBCOMMAND")
     t = sub.add_parser("train", help="train the attribute classifier on real images of a dataset")
-    t.add_argument("--data", default="synthetic:20000", help="--data spec (synthetic[:N], celeba:PATH, folder:PATH, cache:DIR)")
-    t.add_argument("--size", type=int, default=64, help="cache resolution to prepare/open (default: %(default)s)")
-    t.add_argument("--out", default=str(paths.DEFAULT_CLASSIFIER), help="output checkpoint (default: %(default)s)")
+    t.add_argument("--data", type=ct.data_spec, default="synthetic:20000", help="--data spec (synthetic[:N], celeba:PATH, folder:PATH, cache:DIR)")
+    t.add_argument("--size", type=ct.choice_int(32, 64, 128), default=64, help="cache resolution to prepare/open (default: %(default)s)")
+    t.add_argument("--out", type=ct.output_file, default=None,
+                   help="output checkpoint (default: WORKSPACE/classifier.pt; the shipped checkpoints/ files are "
+                        "replaced only when named here)")
     g = t.add_mutually_exclusive_group()
-    g.add_argument("--minutes", type=float, default=None, help=f"time budget (default: {TrainConfig.minutes})")
-    g.add_argument("--epochs", type=int, default=None, help="fixed number of epochs instead of a time budget")
-    t.add_argument("--input-size", type=int, default=None, help=f"classifier input resolution (default: {ClassifierConfig.input_size})")
-    t.add_argument("--batch", type=int, default=None, help=f"batch size (default: {TrainConfig.batch})")
-    t.add_argument("--max-images", type=int, default=None, help="use at most this many training images")
-    t.add_argument("--seed", type=int, default=None)
-    t.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: %(default)s)")
+    g.add_argument("--minutes", type=ct.float_range(0, 10 ** 6, lo_open=True), default=None, help=f"time budget (default: {TrainConfig.minutes})")
+    g.add_argument("--epochs", type=ct.int_range(1, 10 ** 6), default=None, help="fixed number of epochs instead of a time budget")
+    t.add_argument("--input-size", type=ct.int_range(16, 512), default=None, help=f"classifier input resolution (default: {ClassifierConfig.input_size})")
+    t.add_argument("--batch", type=ct.int_range(1, 4096), default=None, help=f"batch size (default: {TrainConfig.batch})")
+    t.add_argument("--max-images", type=ct.int_range(1, 10 ** 9), default=None, help="use at most this many training images")
+    t.add_argument("--seed", type=ct.SEED, default=None)
+    t.add_argument("--device", type=ct.device, default="cpu", help="cpu | cuda | auto (default: %(default)s)")
     t.set_defaults(func=_cli_train)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])  # `classifier` alone: its own help
 
@@ -347,6 +350,7 @@ def _cli_train(args: argparse.Namespace) -> int:
     if args.input_size:
         mcfg.input_size = args.input_size
     tcfg.device = str(pick_device(args.device))
+    args.out = args.out or str(paths.workspace_dir() / "classifier.pt")
     cache = open_source(args.data, size=args.size)
     print(f"classifier: {len(cache)} images from {cache.manifest.get('source')} ({cache.fingerprint}), "
           f"{len(cache.attribute_names)} attributes; config {asdict(mcfg)} {asdict(tcfg)}", file=sys.stderr)

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from gan import paths
+from gan import cli_types as ct
 from gan.checkpoint import CheckpointError, load_checkpoint, load_generator, save_checkpoint
 from gan.records import jsonable, now_iso
 from gan.runfolder import RunFolder
@@ -50,13 +51,14 @@ class EvalConfig:
     diversity_k: int = 16         # conditions for the diversity ratio
     diversity_n: int = 64         # faces per condition on each side
     pr_k: int = 3                 # neighbourhood size of improved precision/recall
+    d_probe: bool = False         # linear probe on D's features (trained vs random-init D) predicting real attributes
     data: str | None = None       # --data spec for real images (default: the checkpoint's dataset source)
     requests: list[str] = field(default_factory=list)  # hand-picked requests, e.g. "Smiling, Male=0"
     request_n: int = 100          # images per hand-picked request
     device: str = "cpu"
 
 
-def _real_cache(loaded, cfg: EvalConfig):
+def real_cache(loaded, cfg: EvalConfig):
     """The real images (gan.data.cache.FaceCache) behind the generator, plus a note when they differ from training."""
     from gan.data.prepare import open_source
 
@@ -130,9 +132,9 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
     # (2) Real images: needed by the proxy and by every Inception metric.
     want_inception = cfg.fid or cfg.kid or cfg.cfid
     cache = None
-    if cfg.proxy or want_inception:
+    if cfg.proxy or want_inception or cfg.diversity or cfg.d_probe:
         try:
-            cache, note = _real_cache(loaded, cfg)
+            cache, note = real_cache(loaded, cfg)
             if note:
                 result["notes"].append(note)
         except Exception as e:  # noqa: BLE001 — the dataset may be absent on this machine
@@ -198,7 +200,13 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
                                           min_count=cfg.cfid_min_count))
         seconds["inception"] = time.perf_counter() - clock - sum(seconds.values())
 
-    # (6) Flip response.
+    # (6) What D learned: a linear probe on its features of real faces, beside a random-init D.
+    if cfg.d_probe and cache is not None:
+        from gan.metrics.probe import d_probe
+        result.update(d_probe(load_checkpoint(path), cache, loaded.attribute_names, seed=cfg.seed))
+        seconds["d_probe"] = time.perf_counter() - clock - sum(seconds.values())
+
+    # (7) Flip response.
     if cfg.flip:
         result.update(flip_response(loaded, classifier, n=cfg.flip_n, seed=cfg.seed, batch=cfg.batch, progress=progress))
         seconds["flip"] = time.perf_counter() - clock - sum(seconds.values())
@@ -281,6 +289,10 @@ def format_report(r: dict) -> str:
                      + (f"; skipped {len(r['cfid_skipped'])} classes under {r['cfid_min_count']} samples "
                         f"({', '.join(r['cfid_skipped'][:4])}{', …' if len(r['cfid_skipped']) > 4 else ''})"
                         if r["cfid_skipped"] else ""))
+    if "d_probe_balanced_accuracy_mean" in r:
+        lines.append(f"D-feature linear probe on real faces ({r['d_probe_n_train']} train / {r['d_probe_n_test']} held out): "
+                     f"balanced accuracy {r['d_probe_balanced_accuracy_mean']:.3f} (random-init D: "
+                     f"{r['d_probe_random_balanced_accuracy_mean']:.3f})")
     if "flip_matrix" in r:
         lines.append(f"flip response (n={r['flip_n']} per attribute): diagonal mean {r['flip_diagonal_mean']:.3f}, "
                      f"off-diagonal mean {r['flip_offdiagonal_mean']:.3f}, correct flips {r['flip_correct_mean']:.3f}")
@@ -302,30 +314,31 @@ def add_cli(subparsers) -> None:
     p.add_argument("--ckpt", default=str(paths.DEFAULT_CHECKPOINT), help="generator checkpoint (default: %(default)s)")
     p.add_argument("--classifier", default=None, help="attribute classifier (default: checkpoints/default_classifier.pt "
                                                       "or another whose attributes match)")
-    p.add_argument("--n", type=int, default=d.n, help="generated images for conditioning (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--truncation", type=float, default=d.truncation)
+    p.add_argument("--n", type=ct.int_range(1, 100_000), default=d.n, help="generated images for conditioning (default: %(default)s)")
+    p.add_argument("--seed", type=ct.SEED, default=d.seed)
+    p.add_argument("--batch", type=ct.int_range(1, 4096), default=d.batch)
+    p.add_argument("--truncation", type=ct.float_range(0, 10), default=d.truncation)
     p.add_argument("--fid", action="store_true", help="FID on Inception-2048 features (~7 images/s on a CPU)")
-    p.add_argument("--fid-n", type=int, default=None, help="generated images for FID/KID/cFID (default: --n)")
-    p.add_argument("--fid-real-n", type=int, default=None, help="real images for the statistics (default: --fid-n)")
+    p.add_argument("--fid-n", type=ct.int_range(2, 100_000), default=None, help="generated images for FID/KID/cFID (default: --n)")
+    p.add_argument("--fid-real-n", type=ct.int_range(2, 100_000), default=None, help="real images for the statistics (default: --fid-n)")
     p.add_argument("--kid", action="store_true", help="KID on the same features")
     p.add_argument("--cfid", action="store_true", help="conditional FID (within/between attribute classes)")
     p.add_argument("--flip", action="store_true", help="flip-response matrix")
-    p.add_argument("--flip-n", type=int, default=d.flip_n)
-    p.add_argument("--data", default=None, help="real images (--data spec; default: the checkpoint's dataset source)")
+    p.add_argument("--flip-n", type=ct.int_range(1, 100_000), default=d.flip_n)
+    p.add_argument("--d-probe", action="store_true", help="linear probe on D's features of real faces (needs D in the checkpoint)")
+    p.add_argument("--data", type=ct.data_spec, default=None, help="real images (--data spec; default: the checkpoint's dataset source)")
     p.add_argument("--request", action="append", default=[], help='hand-picked request, e.g. "Smiling, Male=0" (repeatable)')
     p.add_argument("--no-proxy", action="store_true", help="skip the classifier-feature proxy and precision/recall")
     p.add_argument("--no-diversity", action="store_true", help="skip the intra-condition diversity ratio")
-    p.add_argument("--diversity-k", type=int, default=d.diversity_k, help="conditions for the diversity ratio (default: %(default)s)")
-    p.add_argument("--diversity-n", type=int, default=d.diversity_n, help="faces per condition (default: %(default)s)")
+    p.add_argument("--diversity-k", type=ct.int_range(1, 10_000), default=d.diversity_k, help="conditions for the diversity ratio (default: %(default)s)")
+    p.add_argument("--diversity-n", type=ct.int_range(2, 10_000), default=d.diversity_n, help="faces per condition (default: %(default)s)")
     rec = p.add_mutually_exclusive_group()
     rec.add_argument("--record", dest="record", action="store_true", default=None,
                      help="append the result to the checkpoint's metrics_history (default: yes in run folders, "
                           "no for the shipped files under checkpoints/, which change only when you ask)")
     rec.add_argument("--no-record", "--no-append", dest="record", action="store_false",
                      help="do not rewrite the checkpoint")
-    p.add_argument("--device", default=d.device)
+    p.add_argument("--device", type=ct.device, default=d.device)
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     p.set_defaults(func=_cli)
 
@@ -339,7 +352,7 @@ def _cli(args: argparse.Namespace) -> int:
     cfg = EvalConfig(n=args.n, seed=args.seed, batch=args.batch, truncation=args.truncation, fid=args.fid,
                      fid_n=args.fid_n, fid_real_n=args.fid_real_n, kid=args.kid, cfid=args.cfid, flip=args.flip,
                      flip_n=args.flip_n, proxy=not args.no_proxy, diversity=not args.no_diversity,
-                     diversity_k=args.diversity_k, diversity_n=args.diversity_n, data=args.data, requests=list(args.request),
+                     diversity_k=args.diversity_k, diversity_n=args.diversity_n, d_probe=args.d_probe, data=args.data, requests=list(args.request),
                      device=args.device)
     bars: dict[str, tqdm] = {}
 
