@@ -32,8 +32,9 @@ def make_tiny_generator(path: str | Path, names: tuple[str, ...] = DEMO_ATTRIBUT
         "metrics_history": [  # two made-up evaluations in gan.metrics.evaluate's entry format, so history charts draw
             {"date": now_iso(), "kind": "evaluate", "settings": {"n": 200},
              "metrics": {"step": s, "attr_balanced_accuracy_mean": b, "attr_f1_macro": b - 0.05, "fid": f, "fid_n": 200,
-                         "fid_real_n": 200, "proxy_fd_classifier": f / 100}}
-            for s, b, f in ((0, 0.5, 300.0), (100, 0.55, 250.0))],
+                         "fid_real_n": 200, "proxy_fd_classifier": f / 100, "intra_condition_diversity_ratio": d,
+                         "recall": d / 2, "precision": b}}
+            for s, b, f, d in ((0, 0.5, 300.0, 0.3), (100, 0.55, 250.0, 0.5))],
         "created": now_iso(), "code_version": code_version(),
     }
     return save_checkpoint(path, payload)

@@ -50,6 +50,31 @@ def headline(history: list[dict]) -> str:
     return ", ".join(parts)
 
 
+# Variety keys of gan.metrics.evaluate: diversity within a condition and improved precision / recall.
+VARIETY_KEYS = ("intra_condition_diversity_ratio", "intra_condition_diversity_ratio_features", "precision", "recall",
+                "precision_classifier", "recall_classifier")
+
+
+def variety_report(gen, clf, k: int, n: int, seed: int, progress: Callable[[str, int, int], None]) -> dict:
+    """Intra-condition diversity (pixels and classifier features) of the generator against real faces with the same
+    labels: the renderer's for the synthetic attributes, else the training cache's faces with identical labels."""
+    from gan.metrics.conditioning import _classifier_columns, classify_uint8
+    from gan.metrics.diversity import RealFacesByLabel, intra_condition_diversity
+    from gan.metrics.evaluate import EvalConfig, real_cache
+
+    cols = _classifier_columns(clf, gen.attribute_names)
+    try:
+        real = RealFacesByLabel(gen.attribute_names, gen.img_resolution)
+    except ValueError:  # not the renderer's attributes: real faces come from the dataset cache
+        cache, _ = real_cache(gen, EvalConfig())
+        real = RealFacesByLabel(gen.attribute_names, gen.img_resolution, cache, tuple(cache.attribute_names))
+    progress("variety", 0, 1)
+    out = intra_condition_diversity(gen.G, gen.labels, real, k=k, n=n, seed=seed,
+                                    features=lambda imgs: classify_uint8(clf, imgs, cols, want_features=True)[1])
+    progress("variety", 1, 1)
+    return out
+
+
 def history_groups(flat: list[dict]) -> dict[str, list[str]]:
     """Numeric keys of a flattened history split into distance charts (FID, KID, proxy) and score charts."""
     skip = {"step", "time", "n", "seed", "truncation", "flip_n", "proxy_fd_n", "proxy_fd_real_n", "fid_n", "fid_real_n",
@@ -58,9 +83,12 @@ def history_groups(flat: list[dict]) -> dict[str, list[str]]:
     dist = [k for k in keys if k in ("fid", "kid", "cfid", "cfid_between", "proxy_fd_classifier")]
     score = [k for k in keys if k in ("attr_balanced_accuracy_mean", "attr_f1_macro", "attr_accuracy_mean",
                                       "shuffled_floor_balanced_accuracy_mean", "flip_diagonal_mean", "flip_offdiagonal_mean")]
+    variety = [k for k in keys if k in VARIETY_KEYS]
     out = {}
     if dist:
         out["Distances (lower is better)"] = dist
+    if variety:
+        out["Variety (real faces = 1)"] = variety
     if score:
         out["Conditioning scores"] = score
     return out

@@ -5,7 +5,7 @@ import streamlit as st
 from explorer import loaders, widgets
 from explorer.charts import grouped_bars, heatmap, history_lines
 from explorer.metrics_view import (conditioning_report, flatten_history, flip_response, history_groups,
-                                   run_with_progress)
+                                   run_with_progress, variety_report)
 
 st.title("Metrics")
 model = widgets.require_model()
@@ -66,6 +66,35 @@ elif report is not None:
     series["shuffled floor · balanced acc"] = [report["shuffled_floor_balanced_accuracy"][a] for a in names]
     st.plotly_chart(grouped_bars(names, series, f"Per attribute ({report['n']} generated faces, seed {report['seed']})",
                                  "score", [0, 1]), key="met_cond_bars")
+
+# ---- variety within a condition
+st.subheader("Variety: do different z give different faces?")
+st.caption("For conditions drawn from the label distribution: the per-pixel spread of generated faces with one "
+           "condition, divided by the spread of real faces with the same labels (face region; and in the "
+           "classifier's feature space). 1 = as varied as real faces; near 0 = one face per condition (collapse), "
+           "which accuracy alone cannot see.")
+if clf is not None:
+    c1, c2, c3 = st.columns([2, 2, 1])
+    vk = c1.select_slider("Conditions", [4, 8, 16, 32], value=8, key="met_var_k")
+    vn = c2.select_slider("Faces per condition", [16, 32, 64], value=32, key="met_var_n")
+    vkey = (model.checkpoint_id, cp, cm, "variety", int(vk), int(vn))
+    if c3.button("Compute", key="met_var_go"):
+        results[vkey] = run_with_progress(lambda p: variety_report(gen, clf, int(vk), int(vn), 0, p), "variety")
+    var = results.get(vkey)
+    if var is None:
+        st.caption(f"Press **Compute** to draw {vk} × {vn} faces on each side (a few seconds on a CPU).")
+    elif "error" in var:
+        st.error(var["error"])
+    elif var is not None:
+        m = st.columns(3)
+        m[0].metric("diversity ratio · face pixels", f"{var['intra_condition_diversity_ratio']:.3f}",
+                    help=f"generated {var['intra_condition_std_face_gen'] * 255:.1f}/255 vs real "
+                         f"{var['intra_condition_std_face_real'] * 255:.1f}/255 per-pixel std in the face box")
+        m[1].metric("diversity ratio · whole image", f"{var['intra_condition_diversity_ratio_overall']:.2f}")
+        m[2].metric("diversity ratio · classifier features", f"{var.get('intra_condition_diversity_ratio_features', float('nan')):.2f}")
+        st.caption(f"{var['intra_condition_conditions']} conditions × {var['intra_condition_n']} faces on each side; "
+                   f"real faces from the {var['intra_condition_real_source']}. Precision / recall "
+                   "(Kynkäänniemi et al. 2019) are recorded by `python -m gan evaluate` and plotted above.")
 
 # ---- flip response
 st.subheader("Flip response")

@@ -276,6 +276,20 @@ def test_metrics_conditioning_and_flip(app_env):
     assert len(at.get("plotly_chart")) >= 3  # history, accuracy bars, flip heatmap, bias
 
 
+def test_metrics_variety_against_real_faces(app_env):
+    at = open_page("metrics")
+    ok(at)
+    at.select_slider(key="met_var_k").set_value(4)
+    at.select_slider(key="met_var_n").set_value(16)
+    at.button(key="met_var_go").click().run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    vals = {m.label: m.value for m in at.metric}
+    assert float(vals["diversity ratio · face pixels"]) >= 0  # an untrained G draws near-grey faces: about 0
+    assert any("dataset cache" in c.value for c in at.caption)  # demo attributes: real faces come from the cache
+    assert any("4 conditions × 16 faces" in c.value for c in at.caption)
+
+
 # ----------------------------------------------------------------------------- Workspace
 
 def test_workspace_lists_and_deletes(app_env):
