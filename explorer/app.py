@@ -10,7 +10,7 @@ if str(ROOT) not in sys.path:  # `streamlit run explorer/app.py` puts explorer/,
 
 import streamlit as st  # noqa: E402
 
-from explorer import widgets  # noqa: E402
+from explorer import state, widgets  # noqa: E402
 from gan.device import configure_threads  # noqa: E402
 
 configure_threads()  # GAN_THREADS caps torch's threads (several apps or tests side by side)
@@ -35,13 +35,12 @@ nav = st.navigation({
     "Measure": [
         page("metrics.py", "Metrics", ":material/monitoring:"),
     ],
-    # "Train": the Trainer page and the Project page (photo → latent) go here, e.g.
-    #   page("trainer.py", "Trainer", ":material/model_training:"), page("project.py", "Project", ":material/photo_camera:"),
     "Train": [page("trainer.py", "Trainer", ":material/model_training:"),
               page("project.py", "Project", ":material/photo_camera:")],
     "Data": [
         page("workspace.py", "Workspace", ":material/folder_open:"),
     ],
 })
+state.keep_page_settings()  # each page's settings survive switching to another page and back
 widgets.checkpoint_sidebar()
 nav.run()

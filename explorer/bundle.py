@@ -4,11 +4,12 @@ Layout (nothing else is read on import; member names come from this code, never 
 
     manifest.json        {"format": "gan-explorer-bundle", "format_version": 1, "created",
                           "checkpoints": [sha256 ids referred to],
-                          "collections": [{"name", "note"}],
+                          "collections": [{"name", "note", "created"}],
                           "parts": [{"collection", "checkpoint_id", "attribute_names", "count",
-                                     "z_dim", "c_dim", "meta": [...], "thumbnail_sizes": [...]}],
+                                     "z_dim", "c_dim", "meta": [...], "thumbnail_sizes": [...],
+                                     "created": [...]}],
                           "directions": [{"name", "method", "source_collections", "checkpoint_id",
-                                          "target_attribute", "meta", "z_dim"}],
+                                          "target_attribute", "meta", "z_dim", "created"}],
                           "settings": {key: value}}
     parts/{i}/z.npy  (n, z_dim) float32    parts/{i}/c.npy  (n, c_dim) float32
     parts/{i}/seeds.npy, indices.npy (n,) int64 (-1 = unknown)
@@ -16,8 +17,9 @@ Layout (nothing else is read on import; member names come from this code, never 
     directions/{j}.npy (z_dim,) float32
 
 A part is the latents of one collection that share a checkpoint and attribute list, so z and c travel
-bit-exactly and the same checkpoint renders the same faces. Importing merges into an existing store:
-a clashing collection or direction name gets " (2)", " (3)"…; existing settings are kept unless asked.
+bit-exactly and the same checkpoint renders the same faces; creation times ("created", optional) travel too.
+Importing merges into an existing store: a name that exists with the same content is left alone; with other
+content the caller chooses skip, replace or keep both (" (2)", " (3)"…); existing settings are kept unless asked.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def export_bundle(store: LatentStore, path_or_buffer: str | os.PathLike | Binary
             raise StoreError(f"no collection {n!r}")
     members: dict[str, bytes] = {}
     parts, checkpoints = [], set()
-    cols = [{"name": n, "note": infos[n].note} for n in names]
+    cols = [{"name": n, "note": infos[n].note, "created": infos[n].created} for n in names]
     for name in names:
         for ck in infos[name].checkpoint_ids:  # one part per checkpoint (a collection may mix them)
             s = store.get_latents(name, checkpoint_id=ck)
@@ -75,7 +77,7 @@ def export_bundle(store: LatentStore, path_or_buffer: str | os.PathLike | Binary
             parts.append({"collection": name, "checkpoint_id": ck,
                           "attribute_names": list(s.attribute_names), "count": len(s),
                           "z_dim": int(s.z.shape[1]), "c_dim": int(s.c.shape[1]),
-                          "meta": s.meta, "thumbnail_sizes": sizes})
+                          "meta": s.meta, "thumbnail_sizes": sizes, "created": s.created})
             checkpoints.add(ck)
     dirs = []
     wanted = None if directions is None else set(directions)
@@ -83,7 +85,7 @@ def export_bundle(store: LatentStore, path_or_buffer: str | os.PathLike | Binary
         members[f"directions/{j}.npy"] = _npy(d.vector)
         dirs.append({"name": d.name, "method": d.method, "source_collections": d.source_collections,
                      "checkpoint_id": d.checkpoint_id, "target_attribute": d.target_attribute,
-                     "meta": d.meta, "z_dim": int(d.vector.shape[0])})
+                     "meta": d.meta, "z_dim": int(d.vector.shape[0]), "created": d.created})
         checkpoints.add(d.checkpoint_id)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": now_iso(),
                 "checkpoints": sorted(checkpoints), "collections": cols, "parts": parts, "directions": dirs,
@@ -110,16 +112,19 @@ def _get(d: Any, key: str, types: type | tuple, what: str) -> Any:
 
 
 def import_bundle(store: LatentStore, file: str | os.PathLike | bytes | BinaryIO,
-                  overwrite_settings: bool = False) -> ImportReport:
+                  overwrite_settings: bool = False, on_clash: str = "keep both", skip_identical: bool = True) -> ImportReport:
     """Merge a bundle into `store`. Everything is read and checked first, then written in one
-    transaction: a malformed bundle raises StoreError and leaves the store untouched."""
+    transaction: a malformed bundle raises StoreError and leaves the store untouched.
+
+    A collection or direction whose name exists: left alone when the content is the same (unless
+    skip_identical=False), else on_clash — "skip", "replace" or "keep both" (LatentStore.import_records)."""
     try:
-        return _import_bundle(store, file, overwrite_settings)
+        return _import_bundle(store, file, overwrite_settings, on_clash, skip_identical)
     except UntrustedFileError as e:
         raise StoreError(str(e)) from None
 
 
-def _import_bundle(store: LatentStore, file, overwrite_settings: bool) -> ImportReport:
+def _import_bundle(store: LatentStore, file, overwrite_settings: bool, on_clash: str, skip_identical: bool) -> ImportReport:
     # Read the bytes (capped).
     r = ZipReader(read_capped(file, MAX_BUNDLE_BYTES, "bundle"), "bundle", MAX_MEMBERS, MAX_UNCOMPRESSED)
 
@@ -133,11 +138,14 @@ def _import_bundle(store: LatentStore, file, overwrite_settings: bool) -> Import
     cols, parts = _get(manifest, "collections", list, "bundle"), _get(manifest, "parts", list, "bundle")
     dirs = _get(manifest, "directions", list, "bundle")
     notes: dict[str, str] = {}  # collection name -> note, in bundle order
+    created: dict[str, str] = {}  # collection name -> ISO time it was first made (absent in older bundles)
     for i, col in enumerate(cols):
         name = check_name(_get(col, "name", str, f"collection {i}"), f"collection {i} name")
         if name in notes:
             raise StoreError(f"malformed bundle manifest: collection {name!r} is listed twice")
         notes[name] = check_note(col.get("note", ""))
+        if isinstance(col.get("created"), str):
+            created[name] = col["created"]
     settings = manifest.get("settings", {})
     if not isinstance(settings, dict):
         raise StoreError("malformed bundle manifest: settings must be an object")
@@ -167,7 +175,9 @@ def _import_bundle(store: LatentStore, file, overwrite_settings: bool) -> Import
         blob = _array(r, f"parts/{i}/thumbnails.npy", (sum(sizes),), "u").tobytes()
         offs = np.concatenate([[0], np.cumsum(sizes)])
         thumbs = [blob[offs[k]:offs[k + 1]] or None for k in range(n)]
-        batches.append((name, prepare_latents(z, c, names, ck, seeds, indices, thumbs, meta)))
+        times = p.get("created")
+        times = times if isinstance(times, list) and len(times) == n else None
+        batches.append((name, prepare_latents(z, c, names, ck, seeds, indices, thumbs, meta, created=times)))
     directions = []
     for j, d in enumerate(dirs):
         what = f"direction {j}"
@@ -177,11 +187,12 @@ def _import_bundle(store: LatentStore, file, overwrite_settings: bool) -> Import
             raise StoreError(f"malformed bundle manifest: {what} meta must be an object")
         directions.append(prepare_direction(
             _get(d, "name", str, what), vec, _get(d, "method", str, what), _get(d, "source_collections", list, what),
-            _get(d, "checkpoint_id", str, what), d.get("target_attribute"), meta))
+            _get(d, "checkpoint_id", str, what), d.get("target_attribute"), meta, created=d.get("created")))
     checkpoints = [str(c)[:200] for c in manifest.get("checkpoints", []) if isinstance(c, str)][:1000]
 
-    # Write it all in one transaction, renaming clashes.
-    return store.import_records(notes, batches, directions, list(settings.items()), overwrite_settings, checkpoints)
+    # Write it all in one transaction, clashes as the caller chose.
+    return store.import_records(notes, batches, directions, list(settings.items()), overwrite_settings, checkpoints,
+                                created=created, on_clash=on_clash, skip_identical=skip_identical)
 
 
 def _array(r: ZipReader, name: str, shape: tuple[int, ...], kinds: str) -> np.ndarray:

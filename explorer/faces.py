@@ -33,10 +33,11 @@ class Face:
         h = hashlib.sha1(np.asarray(self.z, np.float32).tobytes() + np.asarray(self.c, np.float32).tobytes()).hexdigest()[:8]
         return f"{self.checkpoint}:{self.seed}:{self.index}:{h}"
 
-    def caption(self) -> str:
-        """Short caption under an image: seed/index and the attributes that are on."""
+    def caption(self, first: tuple[str, ...] | list[str] = ()) -> str:
+        """Short caption under an image: seed/index and the attributes that are on, those in `first` (the requested
+        ones) leading and never cut."""
         who = f"seed {self.seed} · #{self.index}" if self.seed >= 0 else (self.origin or "computed")
-        return f"{who} · {describe_condition(self.c, self.names, limit=3)}"
+        return f"{who} · {describe_condition(self.c, self.names, limit=3, first=first)}"
 
     def identity(self) -> str:
         """Full identity as one line (tooltip / expander)."""
@@ -44,18 +45,23 @@ class Face:
                 f"c = {describe_condition(self.c, self.names)}" + (f" · from {self.origin}" if self.origin else ""))
 
 
-def describe_condition(c: np.ndarray, names: tuple[str, ...] | list[str], limit: int | None = None) -> str:
-    """Attributes switched on in c ("Smiling, Male"); fractional entries (means, edits) show their value."""
+def describe_condition(c: np.ndarray, names: tuple[str, ...] | list[str], limit: int | None = None,
+                       first: tuple[str, ...] | list[str] = ()) -> str:
+    """Attributes switched on in c ("Smiling, Male"); fractional entries (means, edits) show their value.
+
+    Names in `first` come first and are never cut by `limit` (which then counts them)."""
     c = np.asarray(c, dtype=np.float64).reshape(-1)
     names = list(names) or [f"a{i}" for i in range(len(c))]
-    items = []
+    items, lead = [], []
     for n, v in zip(names, c):
-        if abs(v - 1.0) < 1e-6:
-            items.append(n)
-        elif v > 1e-6:
-            items.append(f"{n}={v:.2f}")
+        text = n if abs(v - 1.0) < 1e-6 else f"{n}={v:.2f}" if v > 1e-6 else None
+        if text is not None:
+            (lead if n in first else items).append(text)
+    items = lead + items
     if not items:
         return "no attributes on"
+    if limit is not None:
+        limit = max(limit, len(lead))
     if limit is not None and len(items) > limit:
         return ", ".join(items[:limit]) + f" +{len(items) - limit}"
     return ", ".join(items)

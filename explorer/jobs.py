@@ -1,110 +1,35 @@
-"""Training-run process control: start `python -m gan train` detached, read run folders back, stop and resume.
+"""Training runs: read a run folder back as one state (reconciling status.json with the process), start, stop, resume.
 
-A run is a separate process (`start_new_session=True`, output to `runs/NAME/log.txt`), so a page reload, a second
-tab or a closed browser never stops it, and every session sees the same runs: everything is read back from the run
-folder (docs/ARCHITECTURE.md, "Run folder"). Besides the trainer's files the app writes two of its own:
-`log.txt` (the process's stdout + stderr) and `job.json` (pid, process start time, command, exit code once known).
-
-A run is *active* when its process is alive and is the process that was launched (pid + start time from /proc, so
-a reused pid does not count). A run whose status says running but whose process is gone is shown as failed.
+Everything is read back from the run folder (docs/ARCHITECTURE.md, "Run folder"), so every session sees the same
+runs. Besides the trainer's files the app writes two of its own: `log.txt` (the process's stdout + stderr) and
+`job.json` (pid, process start time, command, budget, exit code once known). Names and command lines live in
+explorer/run_command.py, process checks and the detached launch in explorer/processes.py.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from explorer.processes import describe_exit, exit_code as _exit_code, launch, launch_lock, pid_alive, terminate_all
+from explorer.processes import log_tail as _log_tail
+from explorer.run_command import JobError, NAME_RE, check_name, run_path, slugify, suggest_name, train_command
 from gan import paths
 from gan.records import read_json, write_json_atomic
 from gan.runfolder import STATES
 
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+__all__ = ["JobError", "RunInfo", "active_runs", "check_name", "describe_exit", "list_runs", "log_tail", "max_active",
+           "pid_alive", "resume", "run_info", "run_path", "slugify", "start", "stop", "suggest_name", "terminate_all",
+           "train_command", "wait"]
+
 LOG_NAME = "log.txt"
 JOB_NAME = "job.json"
-
-class JobError(RuntimeError):
-    """A run cannot be started, stopped or resumed; the message says why."""
-
-
-# ----------------------------------------------------------------------------- names and folders
-
-def check_name(name: str) -> str:
-    """The run name if it is safe as a single folder name under runs_dir(); JobError otherwise.
-
-    Letters, digits, '_', '-', '.' (not first), at most 64 characters: no '/', '..', spaces or hidden names."""
-    name = (name or "").strip()
-    if not name:
-        raise JobError("Give the run a name.")
-    if not NAME_RE.fullmatch(name) or ".." in name:
-        raise JobError(f"Run name {name!r} is not allowed: use letters, digits, '_', '-' and '.', start with a letter "
-                       f"or digit, at most 64 characters (no '/', '..' or spaces).")
-    return name
-
-
-def slugify(text: str) -> str:
-    """A safe run name made from any text ('' when nothing usable is left)."""
-    s = re.sub(r"[^A-Za-z0-9_.-]+", "-", (text or "").strip()).strip("-._")
-    s = re.sub(r"\.{2,}", ".", s)
-    return s[:64].rstrip("-._")
-
-
-def suggest_name(prefix: str = "run") -> str:
-    """`run-YYYYMMDD-HHMMSS`, with a counter when that folder exists already."""
-    base = f"{slugify(prefix) or 'run'}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    name, i = base, 2
-    while (paths.runs_dir() / name).exists():
-        name, i = f"{base}-{i}", i + 1
-    return name
-
-
-def run_path(name: str) -> Path:
-    """runs_dir()/NAME for a checked name (never outside runs_dir(), even through a symlink)."""
-    root = paths.runs_dir()
-    out = root / check_name(name)
-    if out.resolve().parent != root.resolve():
-        raise JobError(f"Run folder {out} resolves outside {root}; refusing it.")
-    return out
-
-
-# ----------------------------------------------------------------------------- the command line
-
-def train_command(settings: dict[str, Any], out: Path, resume: bool = False) -> list[str]:
-    """[python, -m, gan, train, …] for TrainConfig field values (names as in gan.train_cli.OPTIONS, "model.x" for the
-    network); flags come from the trainer's own option table, so there is one list of options."""
-    from gan.train_cli import OPTIONS
-
-    flags = {name: (flag, typ) for flag, name, typ, _ in OPTIONS}
-    unknown = sorted(set(settings) - set(flags) - {"out", "resume", "progress"})
-    if unknown:
-        raise JobError(f"unknown training settings: {', '.join(unknown)}")
-    cmd = [sys.executable, "-m", "gan", "train"]
-    for name, value in settings.items():
-        if name in ("out", "resume", "progress") or value is None:
-            continue
-        flag, typ = flags[name]
-        if typ == "bool":
-            cmd.append(flag if value else "--no-" + flag[2:])
-        elif typ == "flag":
-            if value:
-                cmd.append(flag)
-        elif typ == "pair":
-            cmd += [flag, str(value[0]), str(value[1])]
-        elif name == "attrs" and isinstance(value, (list, tuple)):
-            cmd += [flag, ",".join(value)]
-        else:
-            cmd += [flag, str(value)]
-    if resume:
-        cmd.append("--resume")
-    return cmd + ["--out", str(out), "--no-progress"]
 
 
 def _train_defaults():
@@ -113,122 +38,14 @@ def _train_defaults():
     return TrainConfig()
 
 
-# ----------------------------------------------------------------------------- processes
-
-_CHILDREN: dict[int, subprocess.Popen] = {}  # launched by this server process: kept so their exit codes are not lost
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time in clock ticks since boot) from /proc, or None where /proc is unavailable."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    rest = text.rsplit(")", 1)[-1].split()  # comm (field 2) may hold spaces; fields 3.. follow the last ')'
-    return rest[0], int(rest[19])             # field 3 state, field 22 starttime
-
-
-def _cmdline(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return None
-
-
-def pid_alive(pid: int | None, start_ticks: int | None = None, trainer: bool = False) -> bool:
-    """True when process `pid` exists, is not a zombie and (when given) started at `start_ticks`; trainer=True also
-    requires its command line to be `… -m gan train …` (for runs started outside the app)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    stat = _proc_stat(pid)
-    if stat is None:
-        return True  # no /proc: trust the signal check
-    if stat[0] in "ZX":
-        return False
-    if start_ticks is not None and stat[1] != start_ticks:
-        return False
-    if trainer:
-        cmd = _cmdline(pid) or []
-        return "gan" in cmd and "train" in cmd
-    return True
-
-
-def _exit_code(pid: int) -> int | None:
-    """Exit code of a child of this process that has ended (reaping it), else None. Negative: killed by signal.
-
-    Called once /proc shows the process as a zombie; a killed multi-threaded process can show 'Z' a moment
-    before it can be reaped (its other threads are still exiting), hence the short wait."""
-    p = _CHILDREN.get(pid)
-    if p is not None:
-        try:
-            rc = p.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            return None
-        _CHILDREN.pop(pid, None)
-        return rc
-    for _ in range(10):
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except (ChildProcessError, OSError):
-            return None
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.1)
-    return None
-
-
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "exit code unknown"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-def train_threads() -> int:
-    """Torch threads for a launched run unless GAN_THREADS says otherwise: one core is left to the app, and small
-    networks gain little past 4 (on a busy 2-core machine 1 thread ran ~10x faster than 2 competing ones)."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
-
-
-@contextlib.contextmanager
-def _launch_lock():
-    """Serialise check-then-launch across sessions (two tabs pressing Start at once)."""
-    root = paths.runs_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".jobs.lock", "a") as f:
-        try:
-            import fcntl
-            fcntl.flock(f, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - not POSIX
-            pass
-        yield
-
-
 def _launch(out: Path, cmd: list[str], budget: dict, elapsed_before: float = 0.0) -> int:
-    """Start the trainer detached from this session; stdout/stderr appended to log.txt; job.json written
-    (with the step / minute budget, known before the trainer writes config.json)."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", GAN_THREADS=os.environ.get("GAN_THREADS") or str(train_threads()))
-    with open(out / LOG_NAME, "a") as log:
-        log.write(f"\n=== {datetime.now().isoformat(timespec='seconds')} {' '.join(cmd)}\n")
-        log.flush()
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             cwd=str(paths.REPO_ROOT), env=env, start_new_session=True)
-    _CHILDREN[p.pid] = p
-    stat = _proc_stat(p.pid)
-    write_json_atomic(out / JOB_NAME, {"pid": p.pid, "proc_start": stat[1] if stat else None, "cmd": cmd,
-                                       "started": time.time(), "elapsed_before": elapsed_before, **budget,
-                                       "exit_code": None, "stop_requested": None})
-    return p.pid
+    """Start the trainer detached; job.json records the launch (with the step / minute budget, known before the
+    trainer writes config.json)."""
+    pid, ticks = launch(cmd, out / LOG_NAME)
+    write_json_atomic(out / JOB_NAME, {"pid": pid, "proc_start": ticks, "cmd": cmd, "started": time.time(),
+                                       "elapsed_before": elapsed_before, **budget, "exit_code": None,
+                                       "stop_requested": None})
+    return pid
 
 
 # ----------------------------------------------------------------------------- reading runs back
@@ -329,14 +146,7 @@ def _last_line(path: Path, block: int = 8192) -> dict:
 
 def log_tail(folder: Path, lines: int = 20) -> str:
     """The last lines of a run's log.txt ('' when there is none)."""
-    try:
-        with open(Path(folder) / LOG_NAME, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 16384))
-            text = f.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
+    return _log_tail(Path(folder) / LOG_NAME, lines)
 
 
 def _read_dict(path: Path) -> dict:
@@ -358,7 +168,26 @@ def _read_dict(path: Path) -> dict:
 
 
 def run_info(name_or_path: str | Path) -> RunInfo:
-    """Read a run folder: state from status.json checked against the process (a dead 'running' run is failed)."""
+    """Read a run folder: state from status.json checked against the process (a dead 'running' run is failed).
+
+    Which launch status.json describes decides whose process is checked:
+
+    | status.json written by             | process alive? | status.json state   | shown state | message                          |
+    |------------------------------------|----------------|---------------------|-------------|----------------------------------|
+    | the app's latest launch (same pid) | yes            | any (none: running) | as written  | as written                       |
+    | the app's latest launch (same pid) | no             | running             | failed      | ended without finishing (exit)   |
+    | the app's latest launch (same pid) | no             | finished/stopped/.. | as written  | as written                       |
+    | an earlier launch / nobody yet     | yes            | —                   | running     | starting (loading the data)      |
+    | an earlier launch / nobody yet     | no             | —                   | failed      | ended before training began      |
+    | a later CLI run (no job.json, or   | yes (a `gan    | running             | running     | as written                       |
+    |   status updated after the launch) |   train` pid)  |                     |             |                                  |
+    | a later CLI run                    | no             | running             | failed      | killed, or the machine restarted |
+    | a later CLI run                    | —              | finished/stopped/.. | as written  | as written                       |
+    | nobody (no status.json, no job)    | —              | —                   | failed      | the run never started            |
+
+    Once the process has ended, a leftover STOP file is removed (the trainer may exit before it reads it) and
+    images/s is the last logged step's rate (the final status can average over a short tail).
+    """
     out = Path(name_or_path) if isinstance(name_or_path, Path) else run_path(name_or_path)
     status = _read_dict(out / "status.json")
     job = _read_dict(out / JOB_NAME)
@@ -416,13 +245,21 @@ def run_info(name_or_path: str | Path) -> RunInfo:
 
     # Budget: the app's launch knows it first (config.json is written once the data is loaded).
     budget = config if status_is_later or "steps" not in job else job
+    last_event = _last_line(out / "events.jsonl")
+    speed = status.get("images_per_s")
+    if state != "running":
+        if not alive:  # the STOP file has done its job (or was never read): do not leave it for the next launch
+            with contextlib.suppress(OSError):
+                (out / "STOP").unlink(missing_ok=True)
+        logged = last_event.get("images_per_s")
+        if isinstance(logged, (int, float)) and not isinstance(logged, bool):
+            speed = float(logged)
     return RunInfo(name=out.name, path=out, state=state, step=int(status.get("step") or 0),
                    total_steps=int(budget.get("steps") or 0) or None,
                    minutes=float(budget.get("minutes") or 0.0), elapsed_s=elapsed, budget_elapsed_s=budget_clock,
-                   images_per_s=status.get("images_per_s"), message=message, pid=pid, exit_code=exit_code,
+                   images_per_s=speed, message=message, pid=pid, exit_code=exit_code,
                    stopping=bool(job.get("stop_requested")) and state == "running",
-                   started=str(status.get("started") or ""), config=config,
-                   last_event=_last_line(out / "events.jsonl"))
+                   started=str(status.get("started") or ""), config=config, last_event=last_event)
 
 
 def list_runs() -> list[RunInfo]:
@@ -467,7 +304,7 @@ def start(name: str, settings: dict[str, Any]) -> RunInfo:
     """Launch a new run `runs/NAME` with TrainConfig field values `settings`; JobError when refused."""
     out = run_path(name)
     cmd = train_command(settings, out)
-    with _launch_lock():
+    with launch_lock(paths.runs_dir()):
         _refuse_if_busy()
         if out.exists() and any(out.iterdir()):
             raise JobError(f"A run named **{out.name}** exists already; choose another name, or resume it.")
@@ -516,40 +353,28 @@ def wait(name: str, timeout_s: float = 60.0, poll_s: float = 0.25) -> RunInfo:
 
 
 def resume(name: str, more_steps: int = 0, more_minutes: float = 0.0) -> RunInfo:
-    """Continue a stopped / failed / finished run from its checkpoint (`--resume --out runs/NAME`).
+    """Continue a stopped / failed / finished run from its checkpoint (`--resume --out runs/NAME`) for exactly
+    `more_steps` steps or `more_minutes` minutes from where it is now; with neither, for the rest of its budget
+    (JobError when that is used up: nothing would train, or — before this rule — an old budget trained anyway).
 
-    more_steps / more_minutes extend the budget (needed to go on after a finished run)."""
+    The new budget is what the run has used (its step, or the trainer's budget clock) plus the extra, so what the
+    page asks for is what trains — never the rest of an old budget on top."""
     info = run_info(name)
     if info.running:
         raise JobError(f"Run **{info.name}** is still running.")
     if not info.has_checkpoint:
         raise JobError(f"Run **{info.name}** has no checkpoint to resume from; start a new run instead.")
     settings: dict[str, Any] = {}
-    steps, minutes = int(info.config.get("steps") or 0), float(info.config.get("minutes") or 0.0)
-    if more_steps:
-        settings["steps"] = max(steps, info.step) + int(more_steps)
-    if more_minutes:
-        settings["minutes"] = round(max(minutes, info.elapsed_s / 60) + float(more_minutes), 3)
+    if more_steps > 0 or more_minutes > 0:  # 0 = no limit of that kind: an old budget of the other kind must not cut in
+        settings = {"steps": info.step + int(more_steps) if more_steps > 0 else 0,
+                    "minutes": round(info.budget_clock / 60 + float(more_minutes), 4) if more_minutes > 0 else 0.0}
+    elif info.progress is not None and info.progress >= 0.999:
+        raise JobError(f"Run **{info.name}** has used its whole budget; give more steps or minutes to resume it.")
+    steps, minutes = info.total_steps or 0, info.minutes
     cmd = train_command(settings, info.path, resume=True)
-    with _launch_lock():
+    with launch_lock(paths.runs_dir()):
         _refuse_if_busy()
         (info.path / "STOP").unlink(missing_ok=True)
-        budget = {"steps": int(settings.get("steps", steps)), "minutes": float(settings.get("minutes", minutes))}
+        budget = {"steps": int(settings.get("steps", steps) or 0), "minutes": float(settings.get("minutes", minutes) or 0.0)}
         _launch(info.path, cmd, budget, elapsed_before=info.elapsed_s)
     return run_info(info.path)
-
-
-def terminate_all(timeout_s: float = 10.0) -> None:
-    """Stop every process this server launched (test teardown): SIGTERM, then SIGKILL after timeout_s."""
-    for pid, p in list(_CHILDREN.items()):
-        if p.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                p.terminate()
-    deadline = time.time() + timeout_s
-    for pid, p in list(_CHILDREN.items()):
-        try:
-            p.wait(max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-        _CHILDREN.pop(pid, None)

@@ -142,9 +142,22 @@ def runs_table(runs: list[jobs.RunInfo]) -> None:
     st.dataframe(run_rows(runs), hide_index=True, width="stretch")
 
 
-def _progress(info: jobs.RunInfo) -> None:
+def budget_text(info: jobs.RunInfo) -> str:
+    """'step 120 / 500 · 2 m 00 s of 2 m 00 s training (2 m 14 s with start-up)': the budget clock (what a minutes
+    budget counts; it excludes loading the data) next to the wall time, in the same units."""
     parts = [f"step {info.step}" + (f" / {info.total_steps}" if info.total_steps else "")]
-    parts.append(f"{fmt_duration(info.elapsed_s)} elapsed" + (f" of {info.minutes:g} min" if info.minutes else ""))
+    if info.minutes:
+        clock = f"{fmt_duration(info.budget_clock)} of {fmt_duration(60 * info.minutes)} training"
+        if info.budget_elapsed_s is not None and info.elapsed_s - info.budget_elapsed_s >= 1:
+            clock += f" ({fmt_duration(info.elapsed_s)} with start-up)"
+        parts.append(clock)
+    else:
+        parts.append(f"{fmt_duration(info.elapsed_s)} elapsed")
+    return " · ".join(parts)
+
+
+def _progress(info: jobs.RunInfo) -> None:
+    parts = [budget_text(info)]
     if info.running and info.eta_s is not None:
         parts.append(f"about {fmt_duration(info.eta_s)} left" if info.eta_s >= 1 else "finishing")
     frac = info.progress
@@ -168,13 +181,15 @@ def _actions(info: jobs.RunInfo) -> None:
         return
     c1, c2, c3 = st.columns([1, 1, 1])
     by_time = bool(info.minutes) and not info.total_steps
-    reached = info.state == "finished"
     if by_time:
-        more = c1.number_input("more minutes", 0.0, 600.0, 2.0 if reached else 0.0, 0.5, key="trn_more_min",
-                               help="Extends the run's time budget (counted over all its launches).")
+        left = max(0.0, 60 * info.minutes - info.budget_clock) / 60  # the rest of its budget, if stopped early
+        more = c1.number_input("train for (minutes)", 0.5, 600.0, round(left * 2) / 2 if left >= 0.5 else 2.0, 0.5,
+                               key="trn_more_min", help="Minutes of training from where the run is now; the budget "
+                                                        "becomes the time used so far plus this.")
     else:
-        more = c1.number_input("more steps", 0, 1_000_000, 200 if reached else 0, 50, key="trn_more_steps",
-                               help="Extends the run's step budget.")
+        left = max(0, (info.total_steps or 0) - info.step)
+        more = c1.number_input("train for (steps)", 1, 1_000_000, left or 200, 50, key="trn_more_steps",
+                               help="Steps from where the run is now; the budget becomes its step plus this.")
     if c2.button("Resume", key="trn_resume", icon=":material/play_circle:",
                  help="Continue from checkpoint.pt, bit for bit (`--resume --out runs/NAME`)."):
         try:
@@ -273,6 +288,26 @@ def _panel(name: str, was_running: bool) -> None:
             st.code(info.log_tail(20) or "(empty)", language=None)
 
 
-def live_panel(name: str, running: bool, every_s: float = 2.0) -> None:
-    """The run's panel; while it runs it redraws itself every `every_s` seconds (a fragment, not the whole page)."""
-    st.fragment(run_every=every_s if running else None)(_panel)(name, running)
+def _label(runs: list[jobs.RunInfo]):
+    states = {r.name: r.state + (" (stopping)" if r.stopping else "") for r in runs}
+    return lambda n: f"{n} · {states.get(n, '?')}"
+
+
+def _runs_section(was_active: tuple[str, ...]) -> None:
+    runs = jobs.list_runs()  # read afresh on every tick: table, picker labels and panel agree
+    active = tuple(r.name for r in runs if r.running)
+    if set(was_active) - set(active):
+        st.rerun()  # a run ended: redraw the whole page (sidebar picker, New-run form) and stop the timer
+    runs_table(runs)
+    names = [r.name for r in runs]
+    if st.session_state.get("trn_selected") not in names:
+        st.session_state["trn_selected"] = active[0] if active else names[0]
+    selected = st.selectbox("Run", names, key="trn_selected", format_func=_label(runs))
+    _panel(selected, selected in active)
+
+
+def runs_section(runs: list[jobs.RunInfo], every_s: float = 2.0) -> None:
+    """Runs table, run picker and the chosen run's panel; while any run trains they redraw every `every_s`
+    seconds (a fragment, not the whole page), so the table never lags the panel."""
+    active = tuple(r.name for r in runs if r.running)
+    st.fragment(run_every=every_s if active else None)(_runs_section)(active)

@@ -1,18 +1,75 @@
-"""Per-user state kept in st.session_state: the chosen checkpoint and the picked faces."""
+"""Per-user state: the chosen checkpoint, the picked faces (kept on disk per checkpoint) and page settings that
+survive page switches.
+
+Picks are exactly what the pick boxes show. A box's key carries a generation number that Clear (and removing one
+face) bumps: the browser keeps a ticked box ticked as long as the script draws a widget with the same id, and sends
+that tick back on the next rerun, so deleting its session-state entry is not enough to untick it.
+"""
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import streamlit as st
 
 from explorer.faces import Face
+from gan import paths
+from gan.records import read_json, write_json_atomic
 
 CKPT_KEY = "app_ckpt"  # selectbox in the sidebar: path of the chosen generator checkpoint
 PICKS_KEY = "app_picks"  # {face.key: Face}, insertion-ordered
+PICK_GEN_KEY = "app_picks_generation"  # bumped when picks change outside their boxes (clear, remove one)
 PICK_MARK = "_pick_"  # in the key of every checkbox that picks a face
+SETTINGS_KEY = "app_page_settings"  # {widget key: value} of every page's settings, kept across page switches
+MAX_PICKS = 500  # per checkpoint file
+_ID_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+# ----------------------------------------------------------------------------- picks on disk
+
+def picks_dir():
+    """workspace/picks/: one JSON file of picked faces per checkpoint id."""
+    return paths.workspace_dir() / "picks"
+
+
+def _face_record(f: Face) -> dict:
+    return {"z": np.asarray(f.z, np.float32).tolist(), "c": np.asarray(f.c, np.float32).tolist(), "seed": int(f.seed),
+            "index": int(f.index), "names": list(f.names), "origin": f.origin}
+
+
+def _read_picks(checkpoint: str) -> list[Face]:
+    """Faces saved for one checkpoint ([] when none, or the file is damaged)."""
+    data = read_json(picks_dir() / f"{checkpoint}.json")
+    faces = []
+    for r in (data.get("faces") if isinstance(data, dict) else None) or []:
+        try:
+            faces.append(Face(np.asarray(r["z"], np.float32), np.asarray(r["c"], np.float32), int(r["seed"]),
+                              int(r["index"]), checkpoint, tuple(str(n) for n in r["names"]), str(r.get("origin", ""))))
+        except (KeyError, TypeError, ValueError):  # a damaged entry: skip it, keep the rest
+            continue
+    return faces[:MAX_PICKS]
+
+
+def _save_picks(checkpoint: str) -> None:
+    if not _ID_RE.fullmatch(checkpoint or ""):
+        return
+    faces = [_face_record(f) for f in picks().values() if f.checkpoint == checkpoint][:MAX_PICKS]
+    try:
+        write_json_atomic(picks_dir() / f"{checkpoint}.json", {"checkpoint": checkpoint, "faces": faces})
+    except OSError:  # a read-only workspace: picks still work for this session
+        pass
 
 
 def picks() -> dict[str, Face]:
-    """Picked faces of this session (all checkpoints); mutate through the helpers below."""
-    return st.session_state.setdefault(PICKS_KEY, {})
+    """Picked faces of this session (all checkpoints), loaded from disk on a session's first call."""
+    if PICKS_KEY not in st.session_state:
+        loaded: dict[str, Face] = {}
+        d = picks_dir()
+        for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+            if _ID_RE.fullmatch(p.stem):
+                loaded.update({f.key: f for f in _read_picks(p.stem)})
+        st.session_state[PICKS_KEY] = loaded
+    return st.session_state[PICKS_KEY]
 
 
 def picked_for(checkpoint: str) -> list[Face]:
@@ -25,6 +82,7 @@ def set_picked(face: Face, on: bool) -> None:
         picks()[face.key] = face
     else:
         picks().pop(face.key, None)
+    _save_picks(face.checkpoint)
 
 
 def sync_pick(widget_key: str, face: Face) -> None:
@@ -32,14 +90,79 @@ def sync_pick(widget_key: str, face: Face) -> None:
     set_picked(face, bool(st.session_state.get(widget_key)))
 
 
+def pick_generation() -> int:
+    return int(st.session_state.get(PICK_GEN_KEY, 0))
+
+
 def pick_widget_key(prefix: str, face: Face) -> str:
-    """Key of the checkbox that picks `face` on a page (page prefix + face id)."""
-    return f"{prefix}{PICK_MARK}{face.key}"
+    """Key of the checkbox that picks `face` on a page (page prefix + generation + face id)."""
+    return f"{prefix}{PICK_MARK}{pick_generation()}_{face.key}"
 
 
-def clear_picks() -> None:
-    """Forget every pick and untick every pick checkbox (their widget state would re-pick them)."""
-    picks().clear()
+def _redraw_boxes() -> None:
+    """New keys for every pick box: each is drawn afresh, ticked exactly when its face is picked."""
+    st.session_state[PICK_GEN_KEY] = pick_generation() + 1
     for k in list(st.session_state.keys()):
         if isinstance(k, str) and PICK_MARK in k:
             del st.session_state[k]
+
+
+def clear_picks() -> None:
+    """Forget every pick (on disk too) and untick every pick box."""
+    ckpts = {f.checkpoint for f in picks().values()}
+    picks().clear()
+    for ck in ckpts:
+        _save_picks(ck)
+    _redraw_boxes()
+
+
+def unpick(face_key: str) -> None:
+    """Remove one face from the picks and untick its boxes."""
+    face = picks().pop(face_key, None)
+    if face is not None:
+        _save_picks(face.checkpoint)
+    _redraw_boxes()
+
+
+# ----------------------------------------------------------------------------- page settings across page switches
+
+_KEEP_TYPES = {"bool_value", "int_value", "double_value", "string_value", "int_array_value", "double_array_value",
+               "string_array_value"}  # value widgets; buttons, uploads and chart selections cannot be set back
+
+
+def _widget_value_types() -> dict[str, str]:
+    """{widget key: value type} of the widgets Streamlit knows in this session ({} if its internals changed)."""
+    try:
+        from streamlit.runtime.state import get_session_state
+
+        s = get_session_state()._state
+        ids, meta = s._key_id_mapper._key_id_mapping, s._new_widget_state.widget_metadata
+        return {k: meta[i].value_type for k, i in ids.items() if i in meta}
+    except (AttributeError, KeyError, ImportError, RuntimeError):
+        return {}
+
+
+def _plain(v) -> bool:
+    if isinstance(v, (list, tuple)):
+        return all(isinstance(x, (str, int, float, bool)) for x in v)
+    return isinstance(v, (str, int, float, bool))
+
+
+def keep_page_settings() -> None:
+    """Called by the entry script before a page runs: remember every value widget's setting and put back the ones of
+    pages not drawn last time (Streamlit drops a widget's state when a run does not draw it, e.g. after a page
+    switch). Pick boxes are excluded: picks have their own state."""
+    saved: dict = st.session_state.setdefault(SETTINGS_KEY, {})
+    for k, typ in _widget_value_types().items():
+        if typ in _KEEP_TYPES and PICK_MARK not in k and k != CKPT_KEY and k in st.session_state:
+            v = st.session_state[k]
+            if _plain(v):
+                saved[k] = v
+    for k, v in saved.items():
+        if k not in st.session_state:
+            st.session_state[k] = v
+
+
+def forget_setting(key: str) -> None:
+    """Drop a kept page setting (a page that resets a widget itself, e.g. a fresh run name after a start)."""
+    st.session_state.get(SETTINGS_KEY, {}).pop(key, None)

@@ -107,14 +107,22 @@ class PreparedDirection:
     checkpoint_id: str
     target_attribute: str | None
     meta_json: str
+    created: str = ""  # ISO time it was first saved ("" = now)
+
+
+CLASH_POLICIES = ("skip", "replace", "keep both")  # what an import does with a name that exists with other content
 
 
 @dataclass
 class ImportReport:
-    """What an import did: old → new names (they differ where a name clashed)."""
+    """What an import did: old → new names (they differ where a name clashed and both were kept); names skipped
+    because the store already holds the same content, or because the policy said skip; names replaced."""
 
     collections: dict[str, str] = field(default_factory=dict)
     directions: dict[str, str] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)  # identical content already there: nothing written
+    skipped: list[str] = field(default_factory=list)  # clashing name, other content, policy "skip"
+    replaced: list[str] = field(default_factory=list)  # clashing name, other content, policy "replace"
     latents: int = 0
     settings: list[str] = field(default_factory=list)  # keys written
     checkpoints: list[str] = field(default_factory=list)  # checkpoints the imported latents need
@@ -144,6 +152,7 @@ class LatentSet:
     thumbnails: list[bytes | None]  # (n,) PNG bytes
     attribute_names: tuple[str, ...]  # (c_dim,)
     meta: list[dict] = field(default_factory=list)  # (n,)
+    created: list[str] = field(default_factory=list)  # (n,) ISO times the latents were first saved
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -257,8 +266,9 @@ def _attribute_names(attribute_names: Sequence[str] | None) -> list[str]:
 
 def prepare_latents(z: Any, c: Any, attribute_names: Sequence[str], checkpoint_id: str, seeds: Any = None,
                     indices: Any = None, thumbnails: Sequence[bytes | None] | None = None,
-                    meta: Sequence[dict | None] | None = None) -> PreparedLatents:
-    """Validate a batch of latents (see LatentStore.add_latents) without writing anything; StoreError says why."""
+                    meta: Sequence[dict | None] | None = None, created: Sequence[str] | None = None) -> PreparedLatents:
+    """Validate a batch of latents (see LatentStore.add_latents) without writing anything; StoreError says why.
+    created: (n,) ISO times the latents were first saved (an import keeps them); default now."""
     z = _float_matrix(z, "z")  # (n, z_dim)
     n = len(z)
     if n == 0 or z.shape[1] == 0:
@@ -282,13 +292,29 @@ def prepare_latents(z: Any, c: Any, attribute_names: Sequence[str], checkpoint_i
         raise StoreError(f"these latents would take {size // 2**20} MB in the store; the limit per batch is "
                          f"{MAX_BATCH_BYTES // 2**20} MB")
     now = now_iso()
+    times = [check_time(t) or now for t in created] if created is not None else [now] * n
+    if len(times) != n:
+        raise StoreError(f"{len(times)} creation times for {n} latents")
     return PreparedLatents(tuple((z[i].tobytes(), c[i].tobytes(), names_json, checkpoint_id, seeds_l[i], idx_l[i],
-                                  thumbs[i], now, metas[i]) for i in range(n)))
+                                  thumbs[i], times[i], metas[i]) for i in range(n)))
+
+
+def check_time(value: Any) -> str:
+    """An ISO time string from an untrusted source, or "" when it is not one."""
+    from datetime import datetime
+
+    if not isinstance(value, str) or len(value) > 40:
+        return ""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return ""
+    return value
 
 
 def prepare_direction(name: str, vector: Any, method: str, source_collections: Sequence[str] | None,
                       checkpoint_id: str, target_attribute: str | None = None,
-                      meta: dict | None = None) -> PreparedDirection:
+                      meta: dict | None = None, created: str | None = None) -> PreparedDirection:
     """Validate a direction (see LatentStore.save_direction) without writing anything; StoreError says why."""
     check_name(name, "direction name")
     v = _float_matrix(vector, "direction vector")
@@ -304,7 +330,7 @@ def prepare_direction(name: str, vector: Any, method: str, source_collections: S
     for src in sources:
         check_name(src, "source collection name")
     return PreparedDirection(name, v[0].tobytes(), method, tuple(sources), checkpoint_id, target_attribute,
-                             _json(meta or {}, "meta", MAX_META_CHARS))
+                             _json(meta or {}, "meta", MAX_META_CHARS), check_time(created))
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -534,7 +560,8 @@ class LatentStore:
         def fn(conn: sqlite3.Connection):
             cid = self._collection_id(conn, collection)
             name = conn.execute("SELECT name FROM collections WHERE id = ?", (cid,)).fetchone()[0]
-            sql = "SELECT id, z, c, attribute_names, checkpoint_id, seed, idx, thumbnail, meta FROM latents WHERE collection_id = ?"
+            sql = ("SELECT id, z, c, attribute_names, checkpoint_id, seed, idx, thumbnail, meta, created FROM latents "
+                   "WHERE collection_id = ?")
             args: tuple = (cid,)
             if checkpoint_id is not None:
                 sql, args = sql + " AND checkpoint_id = ?", (cid, checkpoint_id)
@@ -554,7 +581,8 @@ class LatentStore:
             seeds=np.array([-1 if r[5] is None else r[5] for r in rows], np.int64),
             indices=np.array([-1 if r[6] is None else r[6] for r in rows], np.int64),
             checkpoint_ids=[r[4] for r in rows], thumbnails=[r[7] for r in rows],
-            attribute_names=tuple(json.loads(rows[0][3])), meta=[json.loads(r[8]) for r in rows])
+            attribute_names=tuple(json.loads(rows[0][3])), meta=[json.loads(r[8]) for r in rows],
+            created=[r[9] for r in rows])
 
     def get_thumbnails(self, collection: str | int, limit: int | None = None) -> list[bytes]:
         """PNG thumbnails of a collection in insertion order (rows without one are skipped); works on mixed collections."""
@@ -599,7 +627,7 @@ class LatentStore:
                 raise StoreError(f"a direction named {d.name!r} already exists")
             conn.execute("DELETE FROM directions WHERE name = ?", (d.name,))
         row = (d.name, d.vector, d.method, json.dumps(list(d.source_collections), ensure_ascii=False), d.checkpoint_id,
-               d.target_attribute, now_iso(), d.meta_json)
+               d.target_attribute, d.created or now_iso(), d.meta_json)
         return int(conn.execute("INSERT INTO directions (name, vector, method, source_collections, checkpoint_id, "
                                 "target_attribute, created, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
 
@@ -681,36 +709,76 @@ class LatentStore:
 
     def import_records(self, collections: dict[str, str], latents: Sequence[tuple[str, PreparedLatents]],
                        directions: Sequence[PreparedDirection] = (), settings: Sequence[tuple[str, Any]] = (),
-                       overwrite_settings: bool = False, checkpoints: Sequence[str] = ()) -> ImportReport:
-        """Merge validated records in one transaction: new collections {name: note} (a clashing name gets
-        " (2)", " (3)"…), latents [(collection name, batch)], directions (renamed likewise; their source
-        collections follow renamed collections) and settings (existing keys kept unless overwrite_settings)."""
+                       overwrite_settings: bool = False, checkpoints: Sequence[str] = (),
+                       created: dict[str, str] | None = None, on_clash: str = "keep both",
+                       skip_identical: bool = True) -> ImportReport:
+        """Merge validated records in one transaction: new collections {name: note} (created: {name: ISO time}, kept),
+        latents [(collection name, batch)], directions and settings (existing keys kept unless overwrite_settings).
+
+        A name that exists already: with the same content (the same latents, or the same vector) nothing is written
+        ("unchanged"); with other content `on_clash` decides — "skip", "replace" (the old one is deleted) or
+        "keep both" (the import is renamed " (2)", " (3)"…; directions' source collections follow renames).
+        skip_identical=False treats identical content like other content."""
+        if on_clash not in CLASH_POLICIES:
+            raise StoreError(f"on_clash must be one of {', '.join(CLASH_POLICIES)}, not {on_clash!r}")
         for name, note in collections.items():
             check_name(name, "collection name")
             check_note(note)
         for name, _ in latents:
             if name not in collections:
                 raise StoreError(f"latents refer to collection {name!r}, which is not being imported")
+        times = {k: check_time(v) for k, v in (created or {}).items()}
         setting_rows = [(check_name(k, "setting key"), _json(v, f"setting {k!r}")) for k, v in settings]
+        incoming = {name: sorted(_row_key(r) for n, b in latents if n == name for r in b.rows) for name in collections}
 
         def write(conn: sqlite3.Connection) -> ImportReport:
             report = ImportReport(checkpoints=list(checkpoints))  # built afresh if the transaction is retried
-            taken = {row[0] for row in conn.execute("SELECT name FROM collections")}
-            cids = {}
+            existing = {row[1]: row[0] for row in conn.execute("SELECT id, name FROM collections")}
+            taken, cids = set(existing), {}
             for name, note in collections.items():
+                if name in existing:
+                    have = sorted(_row_key(r) for r in conn.execute(
+                        "SELECT z, c, attribute_names, checkpoint_id, seed, idx FROM latents WHERE collection_id = ?",
+                        (existing[name],)))
+                    if skip_identical and have == incoming[name]:
+                        report.unchanged.append(name)
+                        continue
+                    if on_clash == "skip":
+                        report.skipped.append(name)
+                        continue
+                    if on_clash == "replace":
+                        conn.execute("DELETE FROM latents WHERE collection_id = ?", (existing[name],))
+                        conn.execute("DELETE FROM collections WHERE id = ?", (existing[name],))
+                        taken.discard(name)
+                        report.replaced.append(name)
                 new = report.collections[name] = _unique(name, taken)
                 taken.add(new)
                 cids[name] = conn.execute("INSERT INTO collections (name, note, created) VALUES (?, ?, ?)",
-                                          (new, note, now_iso())).lastrowid
+                                          (new, note, times.get(name) or now_iso())).lastrowid
             for name, batch in latents:
-                report.latents += len(self._insert_rows(conn, cids[name], batch))
-            dtaken = {row[0] for row in conn.execute("SELECT name FROM directions")}
+                if name in cids:
+                    report.latents += len(self._insert_rows(conn, cids[name], batch))
+            dexisting = {r[0]: (r[1], r[2], r[3], r[4]) for r in conn.execute(
+                "SELECT name, vector, checkpoint_id, method, target_attribute FROM directions")}
+            dtaken = set(dexisting)
             for d in directions:
+                if d.name in dexisting:
+                    if skip_identical and dexisting[d.name] == (d.vector, d.checkpoint_id, d.method, d.target_attribute):
+                        report.unchanged.append(d.name)
+                        continue
+                    if on_clash == "skip":
+                        report.skipped.append(d.name)
+                        continue
+                    if on_clash == "replace":
+                        conn.execute("DELETE FROM directions WHERE name = ?", (d.name,))
+                        dtaken.discard(d.name)
+                        report.replaced.append(d.name)
                 new = report.directions[d.name] = _unique(d.name, dtaken)
                 dtaken.add(new)
                 sources = tuple(report.collections.get(x, x) for x in d.source_collections)
                 self._insert_direction(conn, PreparedDirection(new, d.vector, d.method, sources, d.checkpoint_id,
-                                                               d.target_attribute, d.meta_json), overwrite=False)
+                                                               d.target_attribute, d.meta_json, d.created),
+                                       overwrite=False)
             for k, v in setting_rows:
                 exists = conn.execute("SELECT 1 FROM settings WHERE key = ?", (k,)).fetchone()
                 if overwrite_settings or not exists:
@@ -719,3 +787,9 @@ class LatentStore:
             return report
 
         return self._write(write)
+
+
+def _row_key(r: tuple) -> tuple:
+    """What makes two stored latents the same: z, c, attribute names, checkpoint, seed and index (not thumbnails,
+    meta or times). r: a PreparedLatents row or a (z, c, names, checkpoint, seed, idx) database row."""
+    return (bytes(r[0]), bytes(r[1]), r[2], r[3], -1 if r[4] is None else r[4], -1 if r[5] is None else r[5])

@@ -57,8 +57,10 @@ def checkpoint_sidebar() -> None:
         current = st.session_state.get(state.CKPT_KEY)
         if current not in paths_:  # first run, or the file went away: env var, then the default, then newest run
             st.session_state[state.CKPT_KEY] = paths_[0]
-        st.selectbox("Checkpoint", paths_, key=state.CKPT_KEY, format_func=lambda p: loaders.describe_checkpoint(info[p]),
-                     help="The shipped default and every *.pt generator checkpoint under the runs folder.")
+        st.selectbox("Checkpoint", paths_, key=state.CKPT_KEY, format_func=lambda p: loaders.short_checkpoint_label(info[p]),
+                     help="Every generator *.pt in checkpoints/ (e.g. from `python -m gan export`) and under the "
+                          "runs folder.")
+        st.caption(loaders.describe_checkpoint(info[st.session_state[state.CKPT_KEY]]))  # in full: the box cuts it
         n = len(state.picks())
         st.caption(f"{n} picked face{'s' * (n != 1)}")
         if n:
@@ -98,11 +100,13 @@ def require_classifier(model: Model):
 # ----------------------------------------------------------------------------- faces on screen
 
 def face_grid(faces: list[Face], images: np.ndarray, ncols: int, prefix: str, pickable: bool = True,
-              col_labels: list[str] | None = None, captions: bool = True) -> None:
-    """Images in rows of `ncols` columns, each with its identity and (optionally) a pick checkbox.
+              col_labels: list[str] | None = None, captions: bool = True, first: tuple[str, ...] = ()) -> None:
+    """Images in rows of `ncols` columns, each with (optionally) a pick checkbox above it and its identity below.
 
     The checkboxes mirror st.session_state picks: a ticked box adds the face, an unticked one removes it
-    (in an on_change callback, so the sidebar's count, drawn before the page, is already up to date).
+    (in an on_change callback, so the sidebar's count, drawn before the page, is already up to date). They sit
+    above the images so that captions of different lengths do not push them out of line. Captions list the
+    attributes in `first` (the requested ones) before the others.
     """
     if col_labels:
         for col, label in zip(st.columns(ncols), col_labels):
@@ -112,11 +116,20 @@ def face_grid(faces: list[Face], images: np.ndarray, ncols: int, prefix: str, pi
         for col, face, img in zip(cols, faces[r:r + ncols], images[r:r + ncols]):
             face.img = img  # picked faces keep their rendering: no second pass through G to show them
             with col:
-                st.image(img, caption=face.caption() if captions else None, width="stretch")
                 if pickable:
                     key = state.pick_widget_key(prefix, face)
                     st.checkbox("pick", key=key, value=face.key in state.picks(), help=face.identity(),
                                 on_change=state.sync_pick, args=(key, face))
+                st.image(img, caption=face.caption(first) if captions else None, width="stretch")
+
+
+def picked_strip(faces: list[Face], images: np.ndarray, prefix: str, per_row: int = 8) -> None:
+    """The picked faces, small, each with a button that removes just that one from the picks."""
+    for r in range(0, len(faces), per_row):
+        for col, face, img in zip(st.columns(per_row), faces[r:r + per_row], images[r:r + per_row]):
+            col.image(img, caption=face.caption(), width=72)
+            col.button("remove", key=f"{prefix}_unpick_{face.key}", on_click=state.unpick, args=(face.key,),
+                       help="Remove this face from the picks")
 
 
 def identity_table(faces: list[Face]) -> None:

@@ -41,7 +41,8 @@ faces = faces_from_arrays(g["z"], g["c"], g["seeds"], g["indices"], model.checkp
 ncols = len(g["col_labels"]) if g["col_labels"] else cols
 st.caption(f"Checkpoint `{model.checkpoint_id}` · seed {seed} · ψ {truncation:g} · request: "
            + (", ".join(f"{n}={'on' if v == 1 else 'off'}" for n, v in zip(names, values) if v != -1) or "all any"))
-widgets.face_grid(faces, g["images"], ncols, "gen", col_labels=g["col_labels"])
+requested = tuple(n for n, v in zip(names, values) if v != -1)
+widgets.face_grid(faces, g["images"], ncols, "gen", col_labels=g["col_labels"], first=requested)
 widgets.identity_table(faces)
 
 d1, d2 = st.columns(2)
@@ -54,7 +55,7 @@ st.subheader("Picked faces")
 picked = state.picked_for(model.checkpoint_id)
 if picked:
     picked_images = widgets.face_images(model, picked)
-    st.image(list(picked_images), caption=[f.caption() for f in picked], width=72)
+    widgets.picked_strip(picked, picked_images, "gen")
     widgets.save_faces(picked, picked_images, "gen")
 else:
     st.caption("Tick **pick** under faces to collect them; picks stay across pages and grids.")

@@ -1,7 +1,7 @@
 """Trainer: start, watch, stop and resume short training runs (separate processes writing to runs/NAME)."""
 import streamlit as st
 
-from explorer import jobs, loaders, run_view, train_form
+from explorer import jobs, loaders, run_view, state, train_form
 from explorer.train_form import D_CONDS, LOSSES, SYNTHETIC_ATTRIBUTES, default
 
 st.title("Trainer")
@@ -59,6 +59,8 @@ with st.expander("New run", expanded=not active):
         if fixed_size and fixed_size != init_gen.img_resolution:
             st.warning(f"The cache is {fixed_size} px but the checkpoint makes {init_gen.img_resolution} px faces.")
 
+    unit = st.radio("Budget in", ["minutes", "steps"], 0 if default("minutes") else 1, key="trn_unit",
+                    horizontal=True, help="Outside the form so that only the matching input shows.")
     with st.form("trn_form", border=False):
         st.session_state.setdefault("trn_name", jobs.suggest_name())  # once: a default that changed every second
         name = st.text_input("Run name", key="trn_name", max_chars=64,                   # would reset the widget
@@ -110,11 +112,14 @@ with st.expander("New run", expanded=not active):
 
         st.markdown("**Budget**")
         f1, f2, f3, f4 = st.columns(4)
-        unit = f1.radio("Budget in", ["minutes", "steps"], 0 if default("minutes") else 1, key="trn_unit",
-                        horizontal=True)
-        minutes = f2.number_input("Minutes", 0.1, 10_000.0, float(default("minutes") or 2.0), 0.5, key="trn_minutes",
-                                  help="Wall-clock budget over the whole run, resumes included.")
-        steps = int(f2.number_input("Steps", 1, 10_000_000, int(default("steps") or 500), 50, key="trn_steps"))
+        f1.caption(f"in **{unit}** (chosen above the form)")
+        minutes, steps = float(default("minutes") or 2.0), int(default("steps") or 500)
+        if unit == "minutes":
+            minutes = f2.number_input("Minutes", 0.1, 10_000.0, minutes, 0.5, key="trn_minutes",
+                                      help="Training time over the whole run, resumes included (loading the data "
+                                           "is not counted).")
+        else:
+            steps = int(f2.number_input("Steps", 1, 10_000_000, steps, 50, key="trn_steps"))
         sample_every = int(f3.number_input("Preview grid every (steps)", 1, 100_000, default("sample_every"),
                                            key="trn_sample_every"))
         ckpt_every = int(f4.number_input("Checkpoint every (steps)", 1, 100_000, default("ckpt_every"),
@@ -138,6 +143,7 @@ with st.expander("New run", expanded=not active):
                 st.session_state["trn_selected"] = started.name
                 st.session_state["trn_flash"] = ("success", f"Started run **{started.name}**.")
                 del st.session_state["trn_name"]  # a fresh suggestion next time
+                state.forget_setting("trn_name")
                 st.rerun()
 
 # ----------------------------------------------------------------------------- runs on disk
@@ -145,10 +151,4 @@ st.subheader("Runs", anchor=False)
 if not runs:
     st.caption(f"No runs yet under `{train_form.runs_dir()}`.")
     st.stop()
-run_view.runs_table(runs)
-names = [r.name for r in runs]
-if st.session_state.get("trn_selected") not in names:
-    st.session_state["trn_selected"] = active[0] if active else names[0]
-selected = st.selectbox("Run", names, key="trn_selected",
-                        format_func=lambda n: f"{n} · {next(r.state for r in runs if r.name == n)}")
-run_view.live_panel(selected, running=selected in active)
+run_view.runs_section(runs)

@@ -308,13 +308,41 @@ def test_bundle_merge_renames_clashes(tmp_path):
     buf = io.BytesIO()
     export_bundle(src, buf)
     src.set_setting("truncation", 0.5)
-    report = import_bundle(src, buf.getvalue())  # into the same store: everything clashes
+    same = import_bundle(src, buf.getvalue())  # into the same store: identical content is left alone
+    assert same.collections == {} and same.directions == {} and same.latents == 0
+    assert sorted(same.unchanged) == ["empty one", "smile", "smiling 😀"]
+    report = import_bundle(src, buf.getvalue(), skip_identical=False)  # keep both, even when identical
     assert report.collections["smiling 😀"] == "smiling 😀 (2)" and report.directions["smile"] == "smile (2)"
     assert src.get_direction("smile (2)").source_collections == ["smiling 😀 (2)"]
     assert src.get_setting("truncation") == 0.5 and report.settings == []  # kept, not overwritten
     assert len(src.get_latents("smiling 😀 (2)", "ckA")) == 5
-    import_bundle(src, buf.getvalue())
+    import_bundle(src, buf.getvalue(), skip_identical=False)
     assert "smiling 😀 (3)" in {i.name for i in src.list_collections()}
+
+
+def test_bundle_import_skip_replace_keep_both_and_creation_times(tmp_path):
+    src = _filled_store(tmp_path / "a.sqlite")
+    buf = io.BytesIO()
+    export_bundle(src, buf)
+    before = {i.name: i.created for i in src.list_collections()}
+    created_latents = src.get_latents("smiling 😀", "ckA").created
+    src.delete_collection("empty one")
+    z, c = _batch(2, seed=9)
+    src.add_latents("smiling 😀", z, c, NAMES, "ckA")  # the same name now holds other content
+    report = import_bundle(src, buf.getvalue())  # default: keep both for other content
+    assert report.collections == {"empty one": "empty one", "smiling 😀": "smiling 😀 (2)"}
+    assert "smile" in report.unchanged and "smile (2)" not in {d.name for d in src.list_directions()}
+    after = {i.name: i.created for i in src.list_collections()}
+    assert after["empty one"] == before["empty one"] and after["smiling 😀 (2)"] == before["smiling 😀"]
+    assert src.get_latents("smiling 😀 (2)", "ckA").created == created_latents
+
+    src2 = _filled_store(tmp_path / "b.sqlite")
+    src2.add_latents("smiling 😀", z, c, NAMES, "ckA")
+    skipped = import_bundle(src2, buf.getvalue(), on_clash="skip")
+    assert skipped.skipped == ["smiling 😀"] and len(src2.get_latents("smiling 😀", "ckA")) == 7
+    replaced = import_bundle(src2, buf.getvalue(), on_clash="replace")
+    assert replaced.replaced == ["smiling 😀"] and len(src2.get_latents("smiling 😀", "ckA")) == 5
+    assert {i.name for i in src2.list_collections()} == {"empty one", "smiling 😀"}
 
 
 def _rezip(data: bytes, edit) -> bytes:

@@ -61,11 +61,11 @@ def rerun_until(at: AppTest, cond, timeout_s: float = 60.0) -> AppTest:
 
 def fill_tiny_form(at: AppTest, name: str) -> None:
     at.number_input(key="trn_synth_n").set_value(200).run()  # outside the form: it picks the attributes
+    at.radio(key="trn_unit").set_value("steps").run()  # outside the form: it chooses which budget input shows
     at.text_input(key="trn_name").set_value(name)
     at.selectbox(key="trn_ngf").set_value(8)
     at.selectbox(key="trn_ndf").set_value(8)
     at.selectbox(key="trn_batch").set_value(16)
-    at.radio(key="trn_unit").set_value("steps")
     at.number_input(key="trn_steps").set_value(100_000)
     at.number_input(key="trn_sample_every").set_value(5)
     at.number_input(key="trn_ckpt_every").set_value(5)
