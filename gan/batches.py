@@ -19,6 +19,7 @@ class Batches:
             raise ValueError(f"--batch {batch} is not divisible by the {world} DDP processes")
         self.images, self.attrs, self.index = images, attrs, index
         self.batch, self.seed, self.device, self.rank, self.per = batch, seed, device, rank, batch // world
+        self.pin = torch.device(device).type == "cuda"  # pinned host memory + non_blocking copies on CUDA
         self.epoch, self.pos = 0, 0
         self._perm_epoch, self._perm = -1, None
         self._pool = None
@@ -46,8 +47,14 @@ class Batches:
         self.pos += self.batch
         return np.sort(idx[self.rank * self.per:(self.rank + 1) * self.per])  # sorted: sequential memmap reads
 
-    def _load(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.ascontiguousarray(self.images[idx]), self.attrs[idx]  # (b, H, W, 3) uint8, (b, K) uint8
+    def _load(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(b, H, W, 3) uint8 pixels and (b, K) float32 labels on the host; page-locked when bound for a GPU, so the
+        copy to the device can run without blocking (pinned in the loader thread when there is one)."""
+        x = torch.from_numpy(np.ascontiguousarray(self.images[idx]))
+        a = torch.from_numpy(self.attrs[idx].astype(np.float32))
+        if self.pin:  # the caching host allocator reuses a block only after its copy has finished
+            x, a = x.pin_memory(), a.pin_memory()
+        return x, a
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(img (b, 3, H, W) float32 in [-1, 1], c (b, K) float32), on the device."""
@@ -60,9 +67,9 @@ class Batches:
             x, a = self._pending.result()
             self._state = {"epoch": self.epoch, "pos": self.pos}
             self._pending = self._pool.submit(self._load, self._next_indices())
-        img = torch.from_numpy(x).to(self.device, non_blocking=True).permute(0, 3, 1, 2)  # (b, 3, H, W) uint8, NHWC strides
+        img = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2)  # (b, 3, H, W) uint8, NHWC strides
         img = img.float().div_(127.5).sub_(1.0)
-        c = torch.from_numpy(a.astype(np.float32)).to(self.device, non_blocking=True)
+        c = a.to(self.device, non_blocking=True)
         return img, c
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""The training loop: `train(cfg, on_tick=None)` and its `train_step`, single process or torchrun DDP.
+"""The training loop: `train(cfg, on_tick=None)` and its `train_step`, single process or DistributedDataParallel under
+torchrun (gloo on CPUs, NCCL on GPUs); on CUDA with bf16 autocast, channels-last and optionally torch.compile.
 
 The batches come from gan/batches.py, the `python -m gan train` option table from gan/train_cli.py."""
 from __future__ import annotations
@@ -11,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +29,7 @@ from gan.batches import Batches
 from gan.checkpoint import (FORMAT_VERSION, CheckpointError, check_compatible, code_version, load_checkpoint,
                             save_checkpoint)
 from gan.conditions import LabelDistribution
-from gan.device import configure_threads, pick_device, seed_everything
+from gan.device import autocast, autocast_dtype, configure_cuda, configure_threads, pick_device, seed_everything
 from gan.generate import generate_images, image_grid, sample_z
 from gan.guard import CollapseGuard, GuardConfig, _finite
 from gan.models import ModelConfig, build_networks
@@ -74,6 +76,8 @@ class TrainConfig:
     flip: bool = True                   # random horizontal flips of real images
     workers: int = 0                    # background threads loading the next uint8 batch (0 = in the loop)
     channels_last: bool = True          # NHWC memory format for the networks (faster convs on CPU; see bench_train)
+    precision: str = "auto"             # auto (bf16 autocast on CUDA where supported, else fp32) | fp32 | bf16
+    compile: bool = False               # torch.compile G's step and D (off until measured faster; see bench/gpu_check.sh)
     out: str = ""                       # run folder ("" = runs/run-DATE-TIME)
     resume: bool = False                # continue bit-for-bit from OUT/checkpoint.pt
     init: str = ""                      # fine-tune from this checkpoint's weights (same attributes/architecture)
@@ -96,11 +100,11 @@ class TrainConfig:
 
 
 # Values of recipe fields added after the first shipped model, for configs stored without them.
-LEGACY = {"ms_weight": 0.0, "mixing_prob": 0.0, "mapping_lr_mult": 1.0}
+LEGACY = {"ms_weight": 0.0, "mixing_prob": 0.0, "mapping_lr_mult": 1.0, "precision": "fp32"}
 
 # Fields a resumed run may change; everything else (the recipe) comes from the checkpoint.
 CONTROL_FIELDS = ("steps", "minutes", "sample_every", "ckpt_every", "log_every", "metrics_every", "device", "workers", "out",
-                  "resume", "init", "channels_last", "progress")
+                  "resume", "init", "channels_last", "compile", "progress")
 
 
 def preview_conditions(labels: LabelDistribution, n_rows: int = 8) -> tuple[np.ndarray, list[str]]:
@@ -158,18 +162,19 @@ def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
         b_ema.copy_(b)
 
 
-def _sync_grads(module: torch.nn.Module, world: int) -> None:
-    """DDP gradient sync: average all gradients across ranks in one flat all-reduce."""
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if world == 1 or not grads:
+def _average_buffers(modules: list[torch.nn.Module], world: int) -> None:
+    """Average the floating-point buffers (batch-norm running statistics) across ranks in one flat all-reduce, so
+    every rank ends each step with the same G, D and G_ema. Counters (num_batches_tracked) already agree."""
+    bufs = [b for m in modules for b in m.buffers() if b.is_floating_point()]
+    if world == 1 or not bufs:
         return
-    flat = torch.cat([g.flatten() for g in grads])
+    flat = torch.cat([b.detach().flatten().float() for b in bufs])
     dist.all_reduce(flat)
     flat /= world
     offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
+    for b in bufs:
+        b.copy_(flat[offset:offset + b.numel()].view_as(b))
+        offset += b.numel()
 
 
 def _dist_setup(device_pref: str) -> tuple[int, int, torch.device]:
@@ -211,10 +216,17 @@ def build_training_networks(cfg: TrainConfig, device: torch.device) -> tuple:
 
 def train_step(G: torch.nn.Module, D: torch.nn.Module, G_ema: torch.nn.Module, opt_G: torch.optim.Optimizer,
                opt_D: torch.optim.Optimizer, batches: Batches, cfg: TrainConfig, step: int, rank: int = 0,
-               world: int = 1) -> torch.Tensor:
+               world: int = 1, G_step: torch.nn.Module | None = None, D_step: torch.nn.Module | None = None) -> torch.Tensor:
     """One training step: cfg.d_steps D updates, one G update, then G_ema. Returns the logged scalars as one (7,)
-    device tensor (Loss/D/real, Loss/D/fake, Loss/G, Loss/D/aux, Loss/G/aux, D(x), D(G(z))) — no host sync."""
+    device tensor (Loss/D/real, Loss/D/fake, Loss/G, Loss/D/aux, Loss/G/aux, D(x), D(G(z))) — no host sync.
+
+    G and D are the plain networks; G_step and D_step what the forwards go through (from wrap_for_training: DDP
+    and/or compiled; default: GeneratorStep(G) and D). Forwards run under bf16 autocast when cfg.precision picks it
+    for this device; the losses are computed in fp32 (a no-op cast when autocast is off)."""
     device, per = batches.device, cfg.batch // world
+    G_step = G_step if G_step is not None else GeneratorStep(G)
+    D_step = D_step if D_step is not None else D
+    amp = autocast_dtype(device, cfg.precision)
 
     # (1) Update D: maximize log D(x) + log(1 - D(G(z))), and classify the attributes of real images.
     D.requires_grad_(True)
@@ -227,26 +239,29 @@ def train_step(G: torch.nn.Module, D: torch.nn.Module, G_ema: torch.nn.Module, o
             real = torch.where(flip[:, None, None, None], real.flip(3), real)
         # Mode seeking: the fakes come in pairs (i, i + b/2) that share one condition.
         c_fake = torch.cat([c[:per // 2], c[:per - per // 2]]) if cfg.ms_weight > 0 else c
-        fake = _generate(G, z, c_fake, cfg, rank, per)                         # (b, 3, H, W)
-        real_logit, real_aux = D(real, c)
-        fake_logit, _ = D(fake.detach(), c_fake)
+        with autocast(device, amp):
+            fake = _generate(G_step, G, z, c_fake, cfg, rank, per)             # (b, 3, H, W)
+            real_logit, real_aux = D_step(real, c)
+            fake_logit, _ = D_step(fake.detach(), c_fake)
+        real_logit, real_aux, fake_logit = real_logit.float(), real_aux.float(), fake_logit.float()
         loss_real, loss_fake = losses.d_loss(real_logit, fake_logit, cfg.loss, cfg.smoothing)
         loss_d_aux = losses.aux_loss(real_aux, c)
         opt_D.zero_grad(set_to_none=True)
-        (loss_real + loss_fake + cfg.aux_weight * loss_d_aux).backward()
-        _sync_grads(D, world)
+        (loss_real + loss_fake + cfg.aux_weight * loss_d_aux).backward()  # DDP: D's gradients averaged over ranks here
         opt_D.step()
 
     # (2) Update G: maximize log D(G(z)), and make D's attribute head read the requested c.
     D.requires_grad_(False)  # no weight gradients for D in this phase
-    fake_logit, fake_aux = D(fake, c_fake)
+    with autocast(device, amp), _no_sync(D_step):  # DDP must not wait for D gradients this backward never makes
+        fake_logit, fake_aux = D_step(fake, c_fake)
+    fake_logit, fake_aux = fake_logit.float(), fake_aux.float()
     loss_g = losses.g_loss(fake_logit, cfg.loss)
     loss_g_aux = losses.aux_loss(fake_aux, c_fake)
-    loss_ms = losses.mode_seeking_loss(fake, z) if cfg.ms_weight > 0 else loss_g.new_zeros(())
+    loss_ms = losses.mode_seeking_loss(fake.float(), z) if cfg.ms_weight > 0 else loss_g.new_zeros(())
     opt_G.zero_grad(set_to_none=True)
-    (loss_g + cfg.g_aux_weight * loss_g_aux + cfg.ms_weight * loss_ms).backward()
-    _sync_grads(G, world)
+    (loss_g + cfg.g_aux_weight * loss_g_aux + cfg.ms_weight * loss_ms).backward()  # DDP: G's gradients averaged here
     opt_G.step()
+    _average_buffers([G, D], world)  # batch-norm statistics: each rank saw its own slice of the batch
 
     # G_ema follows G, with a warm-up so the early average is not dominated by the random init.
     beta = min(cfg.ema, (1 + step) / (10 + step)) if cfg.ema_warmup else cfg.ema
@@ -255,16 +270,59 @@ def train_step(G: torch.nn.Module, D: torch.nn.Module, G_ema: torch.nn.Module, o
                         torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]).detach()
 
 
-def _generate(G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor, cfg: TrainConfig, rank: int, per: int) -> torch.Tensor:
-    """G(z, c), with style-mixing regularisation for a style G (its draws are global, each rank takes its slice)."""
+class GeneratorStep(torch.nn.Module):
+    """G's training forward, style mixing included, as one module call: DDP reduces gradients only for what runs
+    inside its wrapper's forward, and G.mapping / G.synthesis called from outside would bypass it.
+
+    img = step(z, c)                      # plain G(z, c)
+    img = step(z, c, (prob, u, z2, cut))  # style-mixing regularisation (draws made by the caller, see _generate)"""
+
+    def __init__(self, G: torch.nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor, mixing: tuple | None = None) -> torch.Tensor:
+        if mixing is None:
+            return self.G(z, c)
+        from gan.style_generator import mixed_ws
+        return self.G.synthesis(mixed_ws(self.G, z, c, *mixing))
+
+
+def _generate(G_step: torch.nn.Module, G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor, cfg: TrainConfig,
+              rank: int, per: int) -> torch.Tensor:
+    """G(z, c) through G_step, with style-mixing regularisation for a style G (its draws are global, each rank takes
+    its slice). G is the unwrapped generator: its mapping / num_ws are read there, never on a DDP or compiled wrapper."""
     if cfg.mixing_prob <= 0 or not hasattr(G, "mapping"):
-        return G(z, c)
-    from gan.style_generator import mixed_ws
+        return G_step(z, c)
     part = slice(rank * per, (rank + 1) * per)
     u = torch.rand(cfg.batch, device=z.device)[part]
     z2 = torch.randn(cfg.batch, G.z_dim, device=z.device)[part]
     cut = torch.randint(1, G.num_ws, (cfg.batch,), device=z.device)[part]
-    return G.synthesis(mixed_ws(G, z, c, cfg.mixing_prob, u, z2, cut))
+    return G_step(z, c, (cfg.mixing_prob, u, z2, cut))
+
+
+def wrap_for_training(G: torch.nn.Module, D: torch.nn.Module, cfg: TrainConfig, device: torch.device,
+                      world: int = 1) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(G_step, D_step): what train_step calls. Under torchrun (world > 1) both are DistributedDataParallel, and with
+    cfg.compile both are torch.compile'd (after DDP, as torch recommends). The plain G and D stay the owners of the
+    weights: optimisers, G_ema, the guard and the checkpoint use them, so state_dict keys never change.
+
+    broadcast_buffers=False: DDP would otherwise overwrite the buffers with rank 0's at every one of D's three
+    forwards a step (and in place under spectral norm's power iteration); train_step averages them once instead."""
+    G_step, D_step = GeneratorStep(G), D
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        ids = [device.index] if device.type == "cuda" else None
+        G_step = DDP(G_step, device_ids=ids, broadcast_buffers=False)
+        D_step = DDP(D_step, device_ids=ids, broadcast_buffers=False)
+    if cfg.compile:
+        G_step, D_step = torch.compile(G_step), torch.compile(D_step)
+    return G_step, D_step
+
+
+def _no_sync(module: torch.nn.Module):
+    """DDP's no_sync() (no gradient hooks armed for this forward), or a no-op for a plain module."""
+    return module.no_sync() if hasattr(module, "no_sync") else nullcontext()
 
 
 def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dict:
@@ -274,6 +332,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
     # Join the process group (if launched by torchrun); only rank 0 writes files.
     rank, world, device = _dist_setup(cfg.device)
     configure_threads()
+    configure_cuda(device)
     out = _resolve_out(cfg)
     cfg = replace(cfg, out=str(out))
     run = RunFolder(out, enabled=rank == 0)
@@ -349,6 +408,10 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
         elif world > 1:  # identical start on every rank
             for t in list(G.state_dict().values()) + list(D.state_dict().values()) + list(G_ema.state_dict().values()):
                 dist.broadcast(t, 0)
+
+        # The modules the step calls: DDP wrappers under torchrun (after the ranks agree on the weights), compiled
+        # with cfg.compile; G, D and G_ema themselves are what is saved, averaged and rendered.
+        G_step, D_step = wrap_for_training(G, D, cfg, device, world)
 
         # Fix the preview grid once: one row per attribute combination, one fixed z per column.
         grid_c, grid_text = preview_conditions(labels)
@@ -436,7 +499,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
                                   "stop": ("stopped", f"stopped on request ({stop['reason'] or 'STOP file'})")}[reason]
                 break
 
-            acc += train_step(G, D, G_ema, opt_G, opt_D, batches, cfg, step, rank, world)
+            acc += train_step(G, D, G_ema, opt_G, opt_D, batches, cfg, step, rank, world, G_step, D_step)
             step += 1
             bar.update(1)
             acc_n += 1

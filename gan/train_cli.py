@@ -11,6 +11,7 @@ from pathlib import Path
 from gan import cli_types as ct
 from gan import losses
 from gan.checkpoint import CheckpointError
+from gan.device import PRECISIONS
 from gan.checkpoint_fields import MAX_LATENT, MAX_MAPPING_LAYERS, MAX_MBSTD, MAX_WIDTH
 from gan.guard import GuardStop
 from gan.models import ARCHS, D_CONDS, RESOLUTIONS, UPSAMPLES
@@ -55,6 +56,8 @@ OPTIONS = [
     ("--flip", "flip", "bool", "random horizontal flips"),
     ("--workers", "workers", ct.int_range(0, 1), "background loader threads (0 or 1)"),
     ("--channels-last", "channels_last", "bool", "NHWC memory format"),
+    ("--precision", "precision", str, "auto (bf16 autocast on a CUDA GPU that supports it, else fp32) | fp32 | bf16"),
+    ("--compile", "compile", "bool", "torch.compile G's step and D (first steps slower; measure with bench/gpu_check.sh)"),
     ("--out", "out", ct.output_dir, "run folder (default runs/run-DATE-TIME)"),
     ("--resume", "resume", "flag", "continue OUT/checkpoint.pt bit-for-bit (recipe from the checkpoint)"),
     ("--init", "init", str, "fine-tune from this checkpoint's weights (same attributes and architecture)"),
@@ -74,7 +77,7 @@ OPTIONS = [
 ]
 
 
-CHOICES = {"loss": losses.LOSSES, "model.arch": ARCHS, "model.g_upsample": UPSAMPLES, "model.d_cond": D_CONDS}
+CHOICES = {"loss": losses.LOSSES, "precision": PRECISIONS, "model.arch": ARCHS, "model.g_upsample": UPSAMPLES, "model.d_cond": D_CONDS}
 
 
 def _get(cfg: TrainConfig, name: str):

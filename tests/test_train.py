@@ -188,25 +188,32 @@ def test_sigkill_leaves_loadable_checkpoint(tiny_cache, tmp_path):
 
 
 WORKER = """
-import hashlib, sys, torch
+import os, sys, torch
 import gan.train as T
 seen = {}
-update = T.update_ema
-def spy(G_ema, G, beta):
-    seen["G"] = G
+update, wrap = T.update_ema, T.wrap_for_training
+def spy_update(G_ema, G, beta):
+    seen["G_ema"] = G_ema
     update(G_ema, G, beta)
-T.update_ema = spy
+def spy_wrap(G, D, *args):
+    seen["G"], seen["D"] = G, D
+    G_step, D_step = wrap(G, D, *args)
+    seen["wrapped"] = [type(m).__name__ for m in (G_step, D_step)]
+    return G_step, D_step
+T.update_ema, T.wrap_for_training = spy_update, spy_wrap
 cfg = T.TrainConfig.from_dict({**T.TrainConfig().to_dict(), "data": sys.argv[1], "size": 32, "steps": 3, "batch": 8,
                                "log_every": 1, "out": sys.argv[2], "progress": False, "model": {"ngf": 8, "ndf": 8}})
 T.train(cfg)
-import os
-h = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in seen["G"].parameters())).hexdigest()
-open(f"{sys.argv[2]}.rank{os.environ['RANK']}", "w").write(h)
+torch.save({"wrapped": seen["wrapped"], **{k: seen[k].state_dict() for k in ("G", "D", "G_ema")}},
+           f"{sys.argv[2]}.rank{os.environ['RANK']}.pt")
 """
 
 
 @pytest.mark.slow
-def test_ddp_two_processes_hold_identical_weights(tiny_cache, tmp_path):
+def test_ddp_two_processes_hold_identical_weights_and_buffers(tiny_cache, tmp_path):
+    """torchrun, 2 gloo ranks, the default (style G with mixing, batch-norm D): both ranks run G and D under
+    DistributedDataParallel and end with the same G, D and G_ema, batch-norm statistics included, equal to the
+    checkpoint rank 0 wrote; every batch norm counted one update per forward (G 1, D 3 per step) and moved."""
     script = tmp_path / "worker.py"
     script.write_text(textwrap.dedent(WORKER))
     out = tmp_path / "run"
@@ -221,9 +228,20 @@ def test_ddp_two_processes_hold_identical_weights(tiny_cache, tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both workers
         raise
     assert proc.returncode == 0, err[-3000:]
-    h0, h1 = (Path(f"{out}.rank{r}").read_text() for r in (0, 1))
-    assert h0 == h1
-    assert load_checkpoint(out / "checkpoint.pt")["step"] == 3
+    r0, r1 = (torch.load(f"{out}.rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert r0["wrapped"] == r1["wrapped"] == ["DistributedDataParallel", "DistributedDataParallel"]
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert ckpt["step"] == 3
+    for net, forwards_per_step in (("G", 1), ("D", 3), ("G_ema", 1)):
+        assert r0[net].keys() == r1[net].keys() == ckpt[net].keys()
+        for k, v in r0[net].items():
+            assert torch.equal(v, r1[net][k]), f"{net}.{k} differs between ranks"
+            assert torch.equal(v, ckpt[net][k]), f"{net}.{k} differs from the checkpoint"
+            if k.endswith("num_batches_tracked"):
+                assert int(v) == 3 * forwards_per_step, f"{net}.{k}"
+            if k.endswith("running_mean"):
+                assert v.abs().sum() > 0, f"{net}.{k} never updated"
+        assert any(k.endswith("running_var") for k in r0[net]), f"{net} has no batch norm to check"
 
 
 def test_live_metrics_are_measured_during_training(tiny_cache, tmp_path):
