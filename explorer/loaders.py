@@ -106,7 +106,9 @@ def describe_checkpoint(info: dict) -> str:
 def _generator(path: str, mtime: float):
     from gan.checkpoint import load_generator
 
-    return load_generator(path, device="cpu", allowed_roots=allowed_roots())
+    from gan.device import app_device
+
+    return load_generator(path, device=app_device(), allowed_roots=allowed_roots())  # CUDA when present (GAN_APP_DEVICE)
 
 
 def generator(path: str | Path):
@@ -135,7 +137,9 @@ def classifier_key(gen_path: str, gen_mtime: float) -> tuple[str, float]:
 def _classifier(path: str, mtime: float):
     from gan.metrics.classifier import load_classifier
 
-    return load_classifier(path, device="cpu")
+    from gan.device import app_device
+
+    return load_classifier(path, device=app_device())  # beside the generator; it returns its readings on the host
 
 
 def classifier(gen_path: str, gen_mtime: float):

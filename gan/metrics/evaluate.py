@@ -181,7 +181,7 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
             fimg = generate_images(loaded.G, sample_z(fid_n, loaded.z_dim, cfg.seed + 7919, cfg.truncation), fc, cfg.batch)
         real = fidlib.real_statistics(cache, int(cfg.fid_real_n or fid_n), extractor, batch=cfg.fid_batch,
                                       progress=(lambda d, t: progress("fid real", d, t)) if progress else None)
-        gen_feats = fidlib.extract_features(extractor, fimg, batch=cfg.fid_batch,
+        gen_feats = fidlib.extract_features(extractor, fimg, batch=cfg.fid_batch, device=fidlib.device_of(extractor),
                                             progress=(lambda d, t: progress("fid generated", d, t)) if progress else None)
         pr = precision_recall(real.feats, gen_feats, k=cfg.pr_k)
         result.update(precision=pr["precision"], recall=pr["recall"], pr_n_gen=pr["pr_n_gen"], pr_n_real=pr["pr_n_real"],

@@ -144,8 +144,11 @@ def load_inception(device: str | torch.device = "cpu") -> InceptionFeatures:
 
 
 def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], images, batch: int = 50,
-                     progress: Progress | None = None, device: str | torch.device = "cpu") -> np.ndarray:
-    """Features (N, F) float32 of images given as (N, H, W, 3) uint8 array or (N, 3, H, W) float tensor in [-1, 1]."""
+                     progress: Progress | None = None, device: str | torch.device | None = None) -> np.ndarray:
+    """Features (N, F) float32 of images given as (N, H, W, 3) uint8 array or (N, 3, H, W) float tensor in [-1, 1].
+    Each batch goes to `device` (default: the extractor's own, so a GPU Inception gets GPU batches); features return
+    to the host."""
+    device = device if device is not None else device_of(extractor)
     n = len(images)
     out = []
     for i in range(0, n, batch):
@@ -157,6 +160,14 @@ def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], images, 
         if progress:
             progress(min(i + batch, n), n)
     return np.concatenate(out) if out else np.zeros((0, getattr(extractor, "num_features", 0)), np.float32)
+
+
+def device_of(module) -> torch.device:
+    """The device of a module's first parameter or buffer; the CPU for a plain function or an empty module."""
+    for get in ("parameters", "buffers"):
+        for t in getattr(module, get, lambda: iter(()))():
+            return t.device
+    return torch.device("cpu")
 
 
 def uint8_to_float(images: np.ndarray) -> torch.Tensor:
