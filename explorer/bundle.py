@@ -44,7 +44,7 @@ MAX_UNCOMPRESSED = 1024 * 1024 * 1024  # zip-bomb guard: sum of declared member 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 MAX_MEMBERS = 100_000
 
-__all__ = ["ImportReport", "export_bundle", "import_bundle"]
+__all__ = ["ImportReport", "bundle_summary", "export_bundle", "import_bundle"]
 
 
 def _npy(a: np.ndarray) -> bytes:
@@ -201,3 +201,20 @@ def _array(r: ZipReader, name: str, shape: tuple[int, ...], kinds: str) -> np.nd
     if a.shape != shape or a.dtype.kind not in kinds:
         raise StoreError(f"{name} in the bundle has {a.dtype} {a.shape}, expected shape {shape}")
     return a
+
+
+def bundle_summary(rep: ImportReport) -> list[str]:
+    """Lines telling the user what an import did: the headline first, then renames, skips and replacements."""
+    lines = [f"Imported {rep.latents} faces in {len(rep.collections)} collections and {len(rep.directions)} directions."]
+    renamed = {k: v for d in (rep.collections, rep.directions) for k, v in d.items() if k != v}
+    if renamed:
+        lines.append("Kept both, the imported ones renamed: " + ", ".join(f"{k} → {v}" for k, v in renamed.items()))
+    if rep.unchanged:
+        lines.append("Already here with the same content (left alone): " + ", ".join(rep.unchanged))
+    if rep.skipped:
+        lines.append("Skipped (the name exists with other content): " + ", ".join(rep.skipped))
+    if rep.replaced:
+        lines.append("Replaced by the bundle's version: " + ", ".join(rep.replaced))
+    if rep.checkpoints:
+        lines.append("They need checkpoint(s) " + ", ".join(f"`{c[:12]}`" for c in rep.checkpoints))
+    return lines

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from explorer import loaders, widgets
+from explorer import fid_panel, loaders, widgets
 from explorer.charts import grouped_bars, heatmap, history_lines
 from explorer.metrics_view import (conditioning_report, flatten_history, flip_response, history_groups,
                                    run_with_progress, variety_report)
@@ -116,28 +116,8 @@ if clf is not None:
                                 f"off-diagonal {flip['flip_offdiagonal_mean']:.2f})", 0, 1, "Blues",
                                 "reading that changed", "attribute switched"), key="met_flip_map")
 
-# ---- FID / KID / conditional FID
-st.subheader("FID, KID, conditional FID (on demand)")
-c1, c2, c3 = st.columns([2, 2, 1])
-n_gen = c1.select_slider("Generated images", [200, 500, 1000, 2000, 5000], value=500, key="met_fid_gen")
-n_real = c2.select_slider("Real images", [500, 1000, 2000, 5000], value=2000, key="met_fid_real")
-record = st.checkbox("Record the result in the checkpoint's metrics history (rewrites the file)", key="met_fid_record")
-dkey = (model.checkpoint_id, "fid", int(n_gen), int(n_real))
-if c3.button("Compute FID", key="met_fid_go"):
-    from explorer.metrics_view import evaluate_distances
-
-    results[dkey] = run_with_progress(
-        lambda p: evaluate_distances(model.path, int(n_gen), int(n_real), cp, record, p), "FID")
-dist = results.get(dkey)
-if dist and "error" in dist:
-    st.error(dist["error"])
-elif dist:
-    from explorer.metrics_view import distance_rows
-
-    st.dataframe(distance_rows(dist), hide_index=True)
-else:
-    st.caption("Inception features run at ~7 images/s on a CPU: 500 + 2000 images take a few minutes "
-               "(real statistics are cached in the workspace after the first time).")
+# ---- FID / KID / conditional FID: a background job (explorer/fid_panel.py)
+fid_panel.draw(model, cp)
 
 # ---- bias
 st.subheader("Bias: attribute frequencies")

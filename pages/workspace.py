@@ -4,12 +4,17 @@ import io
 import streamlit as st
 
 from explorer import widgets
-from explorer.bundle import export_bundle, import_bundle
-from explorer.store import StoreError
+from explorer.bundle import bundle_summary, export_bundle, import_bundle
+from explorer.store import CLASH_POLICIES, StoreError
 
 MAX_UPLOAD_MB = 20
 
 st.title("Workspace")
+flash = st.session_state.pop("ws_flash", None)  # what the last import did (shown after the list was redrawn)
+if flash:
+    st.success(flash[0])
+    for line in flash[1:]:
+        st.caption(line)
 store = widgets.require_store()
 st.caption(f"Collections and directions live in `{store.path}`; they survive reloads and new tabs.")
 
@@ -100,13 +105,15 @@ with b1:
                            mime="application/zip", key="ws_bundle_dl")
 with b2:
     bup = st.file_uploader("Bundle .zip", type=["zip"], key="ws_bundle_file", max_upload_size=MAX_UPLOAD_MB * 10)
+    clash = st.radio("A name that exists already, with other content", CLASH_POLICIES, key="ws_bundle_clash",
+                     horizontal=True, help="skip: keep what is here · replace: the bundle's version replaces it · "
+                                           "keep both: the bundle's is added as “name (2)”. A name whose content is "
+                                           "the same as here is always left alone.")
     if st.button("Import bundle", key="ws_bundle_go", disabled=bup is None):
         try:
-            rep = import_bundle(store, bup.getvalue())
-            renamed = {k: v for k, v in rep.collections.items() if k != v}
-            st.success(f"Imported {rep.latents} faces in {len(rep.collections)} collections and "
-                       f"{len(rep.directions)} directions" + (f"; renamed {renamed}" if renamed else "") + ".")
-            if rep.checkpoints:
-                st.caption("They need checkpoint(s) " + ", ".join(f"`{c[:12]}`" for c in rep.checkpoints))
+            rep = import_bundle(store, bup.getvalue(), on_clash=clash)
         except StoreError as e:
             st.error(f"Import failed, nothing was written: {e}")
+        else:
+            st.session_state["ws_flash"] = bundle_summary(rep)
+            st.rerun()  # redraw the lists above with what was imported

@@ -305,28 +305,6 @@ def test_workspace_lists_and_deletes(app_env):
     assert at.download_button(key="ws_export_dl") is not None
 
 
-def test_metrics_fid_on_demand_is_labelled(app_env, monkeypatch):
-    """FID/KID/cFID through gan.metrics.evaluate with a cheap stand-in for Inception; every row names features and counts."""
-    import torch
-
-    from gan.metrics import fid
-
-    fake = fid.InceptionFeatures(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten()),
-                                 "test pooling", "testpool", (-1.0, 1.0))
-    monkeypatch.setattr(fid, "load_inception", lambda device="cpu": fake)
-    at = open_page("metrics")
-    at.select_slider(key="met_fid_gen").set_value(200)
-    at.select_slider(key="met_fid_real").set_value(500)
-    at.button(key="met_fid_go").click().run()
-    ok(at)
-    assert not at.error, [e.value for e in at.error]
-    metrics = list(at.dataframe[-1].value["metric"])
-    assert any(m.startswith("FID") and "200 gen" in m and "real" in m for m in metrics), metrics
-    assert any("KID" in m for m in metrics)
-    assert any("proxy, not FID" in m for m in metrics)
-    assert not any(m.startswith("FID") and "proxy" in m for m in metrics)
-
-
 # ----------------------------------------------------------------------------- the app's pure helpers
 
 def test_merge_request_and_downloads():

@@ -140,3 +140,137 @@ def test_exported_checkpoint_appears_in_the_picker_with_a_short_label(app_env, m
     assert any(o.startswith("my-export") for o in box.options), box.options
     assert all(len(o) <= 40 for o in box.options)  # fits the sidebar; the full line is a caption
     assert any("step" in c.value and "·" in c.value and "picked" not in c.value for c in at.sidebar.caption)
+
+
+# ----------------------------------------------------------------------------- 5. Trainer page
+
+def _fake_run(name: str, *, state: str, step: int, minutes: float, budget_clock: float, wall_s: float,
+              status_speed: float = 432.0, logged_speed: float = 150.0, checkpoint: bool = True) -> Path:
+    """A finished / stopped run folder as the trainer leaves it (its process long gone)."""
+    import json
+    import time
+
+    from gan import paths
+
+    out = paths.runs_dir() / name
+    out.mkdir(parents=True)
+    now = time.time()
+    iso = lambda t: __import__("datetime").datetime.fromtimestamp(t).isoformat()  # noqa: E731
+    (out / "status.json").write_text(json.dumps({
+        "state": state, "pid": 999_999_999, "step": step, "started": iso(now - wall_s), "updated": iso(now),
+        "elapsed": budget_clock, "images_per_s": status_speed, "message": ""}))
+    (out / "config.json").write_text(json.dumps({"steps": 0, "minutes": minutes, "batch": 32, "d_steps": 1,
+                                                 "data": "synthetic:200"}))
+    (out / "events.jsonl").write_text(json.dumps({"step": step, "images_per_s": logged_speed, "Loss/G": 1.0}) + "\n")
+    (out / "STOP").touch()
+    if checkpoint:
+        (out / "checkpoint.pt").write_bytes(b"stand-in")
+    return out
+
+
+def test_trainer_budget_numbers_resume_and_leftovers(monkeypatch):
+    from explorer import jobs
+    from explorer.run_view import budget_text
+
+    out = _fake_run("done", state="finished", step=2100, minutes=3.739, budget_clock=224.3, wall_s=238.0)
+    info = jobs.run_info("done")
+    assert not (out / "STOP").exists(), "STOP file left in the run folder"
+    assert info.images_per_s == 150.0, "images/s after the end must be the last logged rate, not the final average"
+    text = budget_text(info)
+    assert "3.739" not in text and "3 m 44 s of 3 m 44 s training" in text and "3 m 58 s with start-up" in text, text
+
+    # Nothing more asked and the budget used up: refused (it used to train again); asked: exactly that much more.
+    with pytest.raises(jobs.JobError, match="whole budget"):
+        jobs.resume("done")
+    launched = {}
+    monkeypatch.setattr(jobs, "_launch", lambda out, cmd, budget, elapsed_before=0.0: launched.update(cmd=cmd, **budget))
+    jobs.resume("done", more_minutes=1.5)
+    cmd = launched["cmd"]
+    assert launched["minutes"] == pytest.approx(224.3 / 60 + 1.5, abs=1e-3) and launched["steps"] == 0
+    assert cmd[cmd.index("--minutes") + 1] == str(round(224.3 / 60 + 1.5, 4)) and cmd[cmd.index("--steps") + 1] == "0"
+    jobs.resume("done", more_steps=50)
+    assert launched["steps"] == 2150 and launched["minutes"] == 0.0
+
+
+def test_trainer_shows_only_the_chosen_budget_input_and_no_zero_resume(monkeypatch):
+    monkeypatch.delenv("GAN_CKPT", raising=False)
+    _fake_run("old", state="stopped", step=300, minutes=2.0, budget_clock=120.0, wall_s=134.0)
+    at = open_page("trainer")
+    keys = {n.key for n in at.number_input}
+    assert "trn_minutes" in keys and "trn_steps" not in keys, keys
+    at.radio(key="trn_unit").set_value("steps").run()
+    keys = {n.key for n in at.number_input}
+    assert "trn_steps" in keys and "trn_minutes" not in keys, keys
+    more = at.number_input(key="trn_more_min")
+    assert more.value >= 0.5 and more.min >= 0.5, "Resume offered 0 more minutes"
+    assert any("2 m 00 s of 2 m 00 s training" in str(p.proto) for p in at.get("progress"))
+
+
+# ----------------------------------------------------------------------------- 4. FID as a background job
+
+FAKE_INCEPTION_EVALUATE = """
+import sys, torch
+from gan.metrics import fid
+fake = fid.InceptionFeatures(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten()),
+                             "test pooling", "testpool", (-1.0, 1.0))
+fid.load_inception = lambda device="cpu": fake
+from gan.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _wait_for(at: AppTest, cond, timeout_s: float = 180.0) -> AppTest:
+    import time
+
+    deadline = time.time() + timeout_s
+    while not cond(at):
+        assert time.time() < deadline, [c.value for c in at.caption][-4:] + [e.value for e in at.error]
+        time.sleep(1.0)
+        at.run()  # run_every timers do not fire in AppTest
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_fid_runs_as_a_background_job_and_its_result_is_kept(app_env, monkeypatch):
+    """The real `python -m gan evaluate` in a subprocess (Inception swapped for a cheap pooling inside it): the page
+    returns at once, shows progress, survives a reload, keeps the result by checkpoint + sizes, and the measured
+    speed feeds the next estimate."""
+    import sys
+
+    from explorer import run_command
+    from gan.__main__ import build_parser
+
+    real = run_command.evaluate_command
+    cmd = real("x.pt", 200, 500, "clf.pt")
+    build_parser().parse_args(cmd[3:])  # the flags the app passes are ones the CLI accepts
+    assert cmd[3:5] == ["evaluate", "--ckpt"] and "--fid" in cmd and "--json" in cmd
+    monkeypatch.setattr(run_command, "evaluate_command",
+                        lambda *a, **k: [sys.executable, "-c", FAKE_INCEPTION_EVALUATE] + real(*a, **k)[3:])
+
+    at = open_page("metrics")
+    assert any("not been measured on this machine" in c.value for c in at.caption)
+    at.select_slider(key="met_fid_gen").set_value(200)
+    at.select_slider(key="met_fid_real").set_value(500)
+    at.button(key="met_fid_go").click().run(timeout=30)  # returns at once: the job runs in its own process
+    assert not at.exception and at.button(key="met_fid_go").disabled
+    assert at.get("progress") or at.dataframe
+
+    again = AppTest.from_file(APP, default_timeout=120)  # a reload: a new session sees the same job
+    again.session_state  # noqa: B018
+    again = open_page("metrics", again)
+    again.select_slider(key="met_fid_gen").set_value(200)
+    again.select_slider(key="met_fid_real").set_value(500)
+    again.run()
+    _wait_for(again, lambda a: bool(a.dataframe) and any(
+        str(m).startswith("FID") for m in a.dataframe[-1].value.get("metric", [])))
+    metrics = list(again.dataframe[-1].value["metric"])
+    assert any(m.startswith("FID") and "200 gen" in m and "real" in m for m in metrics), metrics  # the tiny data set has 200
+    assert any("proxy, not FID" in m for m in metrics) and not any(m.startswith("FID") and "proxy" in m for m in metrics)
+
+    third = open_page("metrics", AppTest.from_file(APP, default_timeout=120))
+    third.select_slider(key="met_fid_gen").set_value(200)
+    third.select_slider(key="met_fid_real").set_value(500)
+    third.run()
+    assert any("FID" in str(m) for m in third.dataframe[-1].value["metric"]), "the result is kept across sessions"
+    third.select_slider(key="met_fid_gen").set_value(1000).run()
+    assert any("images/s (measured here" in c.value for c in third.caption), [c.value for c in third.caption]
