@@ -29,6 +29,7 @@ nav = st.navigation({
         page("generate.py", "Generate", ":material/tune:", default=True),
         page("arithmetic.py", "Arithmetic", ":material/functions:"),
         page("directions.py", "Directions", ":material/explore:"),
+        page("edit.py", "Edit", ":material/auto_fix_high:"),
         page("interpolate.py", "Interpolate", ":material/timeline:"),
         page("latent_map.py", "Latent map", ":material/scatter_plot:"),
     ],

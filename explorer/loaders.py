@@ -215,6 +215,49 @@ def effect(path: str, mtime: float, clf_path: str, clf_mtime: float, z: np.ndarr
     return direction_effect(lambda zz, cc: classify(clf, render(gen.G, zz, cc)), z, c, d, np.array(strengths))
 
 
+@st.cache_data(show_spinner="Building the direction from classifier-labelled faces…", max_entries=64)
+def edit_direction(path: str, mtime: float, clf_path: str, clf_mtime: float, attribute: str, space: str, method: str,
+                   n: int, seed: int):
+    """gan.edits.attribute_direction for this checkpoint (a Direction: unit vector, strength unit, group sizes)."""
+    from gan.edits import attribute_direction
+
+    return attribute_direction(_generator(path, mtime), _classifier(clf_path, clf_mtime), attribute, space, n, seed, method)
+
+
+@st.cache_data(show_spinner="Measuring the edit on a fixed sample…", max_entries=64)
+def edit_card(path: str, mtime: float, clf_path: str, clf_mtime: float, _direction, direction_key: tuple, n: int,
+              seed: int, strengths: tuple[float, ...]) -> dict:
+    """gan.edits.edit_report (the edit report card); direction_key identifies the direction for the cache."""
+    from gan.edits import edit_report
+
+    return edit_report(_generator(path, mtime), _classifier(clf_path, clf_mtime), _direction, n=n, seed=seed,
+                       strengths=strengths)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def edit_strip(path: str, mtime: float, _direction, direction_key: tuple, n: int, seed: int,
+               strengths: tuple[float, ...]) -> np.ndarray:
+    """Faces (n, S, H, W, 3) uint8: n fixed faces, each edited at every strength (toward the attribute)."""
+    from gan.edits import edit_strip as strip
+
+    return strip(_generator(path, mtime), _direction, n, seed, strengths)
+
+
+@st.cache_data(show_spinner="Measuring what this latent space changes…", max_entries=32)
+def space_effect(path: str, mtime: float, space: str) -> dict:
+    """gan.metrics.diversity.space_effect against real faces (renderer or the dataset cache)."""
+    from gan.metrics.diversity import RealFacesByLabel, space_effect as effect_of
+    from gan.metrics.evaluate import EvalConfig, real_cache
+
+    gen = _generator(path, mtime)
+    try:
+        real = RealFacesByLabel(gen.attribute_names, gen.img_resolution)
+    except ValueError:  # not the renderer's attributes: real faces from the dataset cache
+        cache, _ = real_cache(gen, EvalConfig())
+        real = RealFacesByLabel(gen.attribute_names, gen.img_resolution, cache, tuple(cache.attribute_names))
+    return effect_of(gen.G, gen.labels, real, space)
+
+
 def clear_all() -> None:
     """Drop every cache (tests, or after files changed underneath)."""
     st.cache_data.clear()

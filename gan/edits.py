@@ -85,6 +85,7 @@ class Direction:
     sigma: float
     n_with: int
     n_without: int
+    split: str = "reading"  # "reading": the classifier's 0.5 threshold; "median": it read all or none, split at the median
 
 
 def attribute_direction(loaded, classifier, attribute: str, space: str = "w", n: int = 1000, seed: int = 0,
@@ -119,10 +120,12 @@ def attribute_direction(loaded, classifier, attribute: str, space: str = "w", n:
                          int(faces.c[:, k].sum()), int(n - faces.c[:, k].sum()))
     cols = _columns(classifier, names)
     probs, _ = _read(classifier, cols, render(loaded.G, faces, space, faces.latents(space)))
-    has = probs[:, k] >= 0.5
-    if has.all() or not has.any():
-        raise ValueError(f"the classifier reads {attribute} in {'all' if has.all() else 'none'} of {n} samples; "
-                         "no direction can be built from them")
+    has, split = probs[:, k] >= 0.5, "reading"
+    if has.all() or not has.any():  # e.g. a rare attribute: compare the faces most and least like it instead
+        has, split = probs[:, k] >= np.median(probs[:, k]), "median"
+        if has.all() or not has.any():
+            raise ValueError(f"the classifier gives {attribute} the same probability on all {n} samples; "
+                             "no direction can be built from them")
     if method == "mean":
         d = x[has].mean(0) - x[~has].mean(0)
     else:
@@ -131,7 +134,7 @@ def attribute_direction(loaded, classifier, attribute: str, space: str = "w", n:
         d = coef[1 + k]
     u = d / np.linalg.norm(d)
     return Direction(attribute, space, method, u.astype(np.float32), float((x @ u).std()), int(has.sum()),
-                     int((~has).sum()))
+                     int((~has).sum()), split)
 
 
 def _columns(classifier, names) -> list[int]:
@@ -158,11 +161,14 @@ def edit_report(loaded, classifier, direction: Direction, n: int = 200, seed: in
     r0 = p0 >= 0.5
     sign = torch.from_numpy(np.where(r0[:, k], -1.0, 1.0).astype(np.float32))[:, None]     # (n, 1)
     d = torch.from_numpy(direction.vector)[None]                                             # (1, D)
-    card: dict = {"attribute": direction.attribute, "space": direction.space, "method": direction.method, "n": n, "seed": seed,
+    card: dict = {"attribute": direction.attribute, "space": direction.space, "method": direction.method,
+                  "split": direction.split, "n": n, "seed": seed,
                   "direction_n_with": direction.n_with, "direction_n_without": direction.n_without,
                   "strengths": list(strengths), "flip_rate": [], "off_target_mean": [], "off_target_max": [],
                   "off_target": {m: [] for m in names if m != direction.attribute}, "pixel_change": [],
-                  "feature_change": [], "p_target_before": float(p0[:, k].mean()), "p_target_after": []}
+                  "feature_change": [], "p_target_after": [],
+                  # over the faces that lacked the attribute (they move toward it): P before and after
+                  "p_target_before": float(p0[~r0[:, k], k].mean()) if (~r0[:, k]).any() else float("nan")}
     for a in strengths:
         moved = base + sign * (a * direction.sigma) * d
         images = render(loaded.G, faces, direction.space, moved)
@@ -189,6 +195,15 @@ def edit_report(loaded, classifier, direction: Direction, n: int = 200, seed: in
     card.update(chosen_strength=strengths[i], chosen_reaches_target=bool(hit), flip_at_chosen=card["flip_rate"][i],
                 off_target_mean_at_chosen=card["off_target_mean"][i], off_target_max_at_chosen=card["off_target_max"][i])
     return card
+
+
+def edit_strip(loaded, direction: Direction, n: int, seed: int, strengths) -> np.ndarray:
+    """(n, S, H, W, 3) uint8: n faces of a fixed sample moved along the direction by each strength (in σ units)."""
+    faces = sample_faces(loaded, n, seed)
+    base = faces.latents(direction.space)
+    d = torch.from_numpy(direction.vector)[None]
+    rows = [render(loaded.G, faces, direction.space, base + (a * direction.sigma) * d) for a in strengths]
+    return np.stack(rows, axis=1)
 
 
 def report_all(loaded, classifier, space: str = "w", n_direction: int = 1000, n: int = 200, seed: int = 0,

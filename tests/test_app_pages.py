@@ -15,7 +15,8 @@ from gan import paths
 from gan.checkpoint import load_generator
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-PAGES = ("generate", "arithmetic", "directions", "interpolate", "latent_map", "metrics", "trainer", "project", "workspace")
+PAGES = ("generate", "arithmetic", "directions", "edit", "interpolate", "latent_map", "metrics", "trainer", "project",
+         "workspace")
 Z_DIM = 16
 
 
@@ -274,6 +275,22 @@ def test_metrics_conditioning_and_flip(app_env):
     ok(at)
     assert not at.error
     assert len(at.get("plotly_chart")) >= 3  # history, accuracy bars, flip heatmap, bias
+
+
+def test_edit_page_report_card_in_each_space(app_env):
+    at = open_page("edit")
+    ok(at)
+    assert at.selectbox(key="edit_space").options == ["W (the mapping network's output)", "z (the input noise)",
+                                                       "c (the condition, continuous)"]
+    rows = at.dataframe[0].value
+    assert list(rows["direction"]) and "target flips" in rows.columns and "off-target, mean" in rows.columns
+    assert any("of real variety" in (m.body if hasattr(m, "body") else str(m.value)) for m in list(at.info) + list(at.warning))
+    at.radio(key="edit_method").set_value("conditional").run()
+    ok(at)
+    assert at.dataframe[0].value["direction"].iloc[0].startswith("conditional")
+    at.selectbox(key="edit_space").set_value("c").run()
+    ok(at)
+    assert "across conditions" in " ".join(str(m.value) for m in list(at.info) + list(at.warning))
 
 
 def test_metrics_variety_against_real_faces(app_env):

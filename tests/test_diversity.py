@@ -89,3 +89,14 @@ def test_cache_source_uses_faces_with_identical_labels(tmp_path):
         real.conditions(None, 2, 50, rng)
     with pytest.raises(ValueError, match="need the dataset cache"):
         RealFacesByLabel(("A", "B"), 64)
+
+
+def test_space_effect_says_when_a_space_does_nothing(labels):
+    from gan.metrics.diversity import space_effect
+    real = RealFacesByLabel(SYNTHETIC_ATTRIBUTES, 64)
+    collapsed = RendererAsGenerator(True)
+    assert space_effect(collapsed, labels, real, "z", k=2, n=8)["ratio"] < 0.05      # z does nothing at fixed c
+    c_effect = space_effect(collapsed, labels, real, "c", k=2, n=8)
+    assert c_effect["ratio"] > 0.2 and c_effect["versus"] == "real faces of any labels"  # c still changes the face
+    with pytest.raises(ValueError, match="unknown space"):
+        space_effect(collapsed, labels, real, "q")

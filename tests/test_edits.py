@@ -85,3 +85,14 @@ def test_condition_axis_and_condition_response(loaded):
         attribute_direction(loaded, clf, "A", "z", n=50, method="condition")
     summary = report_all(loaded, clf, "w", n_direction=100, n=30)
     assert summary["attributes"] == 2 and 0 <= summary["attributes_meeting_target"] <= 2
+
+
+def test_edit_strip_and_median_split(loaded):
+    from gan.edits import edit_strip
+    clf = _centred_reader(loaded)
+    clf.red0 -= 0.1  # now it reads A in every face (unsaturated): the direction falls back to a median split
+    d = attribute_direction(loaded, clf, "A", "w", n=100)
+    assert d.split == "median" and d.n_with == d.n_without == 50
+    strip = edit_strip(loaded, d, 3, 0, (0.0, 2.0))
+    assert strip.shape == (3, 2, 32, 32, 3) and strip.dtype == np.uint8
+    assert not np.array_equal(strip[:, 0], strip[:, 1])

@@ -138,6 +138,36 @@ class RealFacesByLabel:
         return np.asarray(self.cache.images[pick])
 
 
+    def any_faces(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, R, R, 3) uint8 real faces with labels from the data's own distribution."""
+        if self.rendered:
+            from gan.data.synthetic import render_item
+            return np.stack([render_item(int(rng.integers(2**31)), 0, self.resolution)[0] for _ in range(n)])
+        pick = np.sort(rng.choice(len(self.labels), size=min(n, len(self.labels)), replace=False))
+        return np.asarray(self.cache.images[pick])
+
+
+def space_effect(G: torch.nn.Module, labels, real: RealFacesByLabel, space: str, k: int = 4, n: int = 16,
+                 seed: int = 0) -> dict:
+    """How much moving in one latent space changes the face, as a share of real variety (face region):
+    z or w (w follows z through the mapping) at a fixed condition vs real faces with that condition; c at a fixed z
+    (conditions from the label distribution) vs real faces of any labels. Near 0 = the space does nothing."""
+    if space in ("z", "w", "w+"):
+        r = intra_condition_diversity(G, labels, real, k=k, n=n, seed=seed)
+        return {"space": space, "ratio": r["intra_condition_diversity_ratio"], "versus": "real faces with the same labels",
+                "n": r["intra_condition_n"], "k": r["intra_condition_conditions"]}
+    if space != "c":
+        raise ValueError(f"unknown space {space!r}")
+    rng = np.random.default_rng(seed)
+    gen_face = []
+    for j in range(k):  # one z, n conditions
+        z = sample_z(1, G.z_dim, seed * 1000 + j).repeat(n, 1)
+        gen_face.append(pixel_spread(generate_images(G, z, labels.sample(n, rng)))[0])
+    real_face = pixel_spread(real.any_faces(max(n * k, 32), rng))[0]
+    return {"space": space, "ratio": float(np.mean(gen_face) / max(real_face, 1e-12)), "versus": "real faces of any labels",
+            "n": n, "k": k}
+
+
 def intra_condition_diversity(G: torch.nn.Module, labels, real: RealFacesByLabel, k: int = 8, n: int = 64,
                               seed: int = 0, features: Callable[[np.ndarray], np.ndarray] | None = None,
                               truncation: float = 1.0) -> dict:

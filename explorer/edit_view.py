@@ -1,0 +1,66 @@
+"""The Edit page's pictures and words: report-card charts (flip rate and off-target change against strength, the
+off-target change per attribute), the card's headline table and the space-effect sentence."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+OFF_TARGET_LIMIT = 0.10  # mean off-target change above this: offer the conditional (orthogonalised) variant
+SPACE_NAMES = {"w": "W (the mapping network's output)", "z": "z (the input noise)", "c": "c (the condition, continuous)"}
+
+
+def space_sentence(effect: dict) -> str:
+    """'z changes the face region by 13% of real variety at fixed c' — and what that means."""
+    pct = effect["ratio"] * 100
+    what = {"z": "z changes the face region", "w": "moving in W changes the face region",
+            "c": "changing c at a fixed z changes the face region"}[effect["space"]]
+    where = "at fixed c" if effect["space"] != "c" else "across conditions"
+    verdict = ("— little happens here: edits in this space will look like null results" if pct < 25 else
+               "— a space where edits have room to act")
+    return (f"{what} by **{pct:.0f}%** of real variety {where} ({effect['k']} × {effect['n']} faces, vs "
+            f"{effect['versus']}) {verdict}.")
+
+
+def card_figure(cards: dict[str, dict]) -> go.Figure:
+    """Flip rate (solid) and mean off-target change (dotted) against strength, one colour per card."""
+    fig = go.Figure()
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    for i, (label, card) in enumerate(cards.items()):
+        col = palette[i % len(palette)]
+        fig.add_trace(go.Scatter(x=card["strengths"], y=card["flip_rate"], name=f"{label}: target flips",
+                                 mode="lines+markers", line=dict(color=col)))
+        fig.add_trace(go.Scatter(x=card["strengths"], y=card["off_target_mean"], name=f"{label}: off-target (mean)",
+                                 mode="lines+markers", line=dict(color=col, dash="dot")))
+    fig.add_hline(y=0.7, line_dash="dash", line_color="grey", annotation_text="70% flips")
+    fig.add_hline(y=OFF_TARGET_LIMIT, line_dash="dash", line_color="lightgrey", annotation_text="10% off-target")
+    fig.update_layout(xaxis_title="strength (std of the faces along the direction)", yaxis_title="share of faces",
+                      yaxis_range=[0, 1], height=360, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def off_target_figure(cards: dict[str, dict]) -> go.Figure:
+    """Per other attribute: share of faces whose reading changed at each card's chosen strength."""
+    fig = go.Figure()
+    for label, card in cards.items():
+        i = card["strengths"].index(card["chosen_strength"])
+        names = list(card["off_target"])
+        fig.add_trace(go.Bar(x=names, y=[card["off_target"][m][i] for m in names],
+                             name=f"{label} at strength {card['chosen_strength']:g}"))
+    fig.update_layout(barmode="group", yaxis_title="reading changed", yaxis_range=[0, 1], height=320,
+                      xaxis_tickangle=-40, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+def card_rows(cards: dict[str, dict]) -> list[dict]:
+    """The headline of each card at its chosen strength, as table rows."""
+    rows = []
+    for label, c in cards.items():
+        i = c["strengths"].index(c["chosen_strength"])
+        rows.append({"direction": label, "strength": c["chosen_strength"],
+                     "target flips": f"{c['flip_rate'][i]:.0%}" + ("" if c["chosen_reaches_target"] else " (below 70%)"),
+                     "off-target, mean": f"{c['off_target_mean'][i]:.1%}", "off-target, worst": f"{c['off_target_max'][i]:.1%}",
+                     f"P({c['attribute']}) before → after": f"{c['p_target_before']:.2f} → {c['p_target_after'][i]:.2f}",
+                     "pixels changed": f"{c['pixel_change'][i] * 255:.1f}/255",
+                     "features changed (1 − cos)": f"{c['feature_change'][i]:.3f}",
+                     "faces": c["n"], "built from": f"{c['direction_n_with']} with / {c['direction_n_without']} without"})
+    return rows

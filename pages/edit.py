@@ -1,0 +1,73 @@
+"""Edit: attribute directions in the latent space the checkpoint offers (W by default), each with its report card."""
+import streamlit as st
+
+from explorer import loaders, widgets
+from explorer.edit_view import (OFF_TARGET_LIMIT, SPACE_NAMES, card_figure, card_rows, off_target_figure,
+                                space_sentence)
+
+st.title("Edit")
+st.caption("Build an attribute direction from faces the classifier has labelled, move faces along it, and read the "
+           "report card: how often the target flips, what else changes, and how much of the face stays.")
+model = widgets.require_model()
+clf = widgets.require_classifier(model)
+if clf is None:
+    st.stop()
+cp, cm = loaders.classifier_key(model.path, model.mtime)
+spaces = [s for s in ("w", "z", "c") if s in model.gen.spaces]
+
+c1, c2, c3 = st.columns([2, 2, 2])
+space = c1.selectbox("Latent space", spaces, key="edit_space", format_func=lambda s: SPACE_NAMES[s],
+                     help="W is where a style-based generator's attributes live; z is its input noise; c edits the "
+                          "condition itself. A DCGAN checkpoint offers z and c only.")
+default_target = next((n for n in ("Smiling", "Male", "Eyeglasses") if n in model.names), model.names[0])
+target = c2.selectbox("Attribute", model.names, index=model.names.index(default_target), key="edit_target")
+n_build = c3.select_slider("Faces to build it from", [200, 500, 1000, 2000], value=500, key="edit_n")
+effect = loaders.space_effect(model.path, model.mtime, space)
+(st.warning if effect["ratio"] < 0.25 else st.info)(space_sentence(effect), icon=":material/insights:")
+
+methods = ["mean"] if space != "w" else ["mean", "conditional", "condition"]
+labels = {"mean": "mean difference", "conditional": "conditional (other attributes held)",
+          "condition": "W's response to c", "axis": "the attribute's own axis"}
+if space == "c":
+    methods = ["mean"]  # in c the direction is the attribute's axis whatever the method
+method = st.radio("Direction", methods, key="edit_method", horizontal=True, format_func=lambda m: labels[m],
+                  help="mean difference: faces read with the attribute minus faces read without it. conditional: the "
+                       "same with the other attributes' readings held fixed (orthogonalised against them). W's "
+                       "response: what the generator learned the attribute to be (flip c, watch w).")
+try:
+    d = loaders.edit_direction(model.path, model.mtime, cp, cm, target, space, method, int(n_build), 0)
+except ValueError as e:
+    st.error(str(e))
+    st.stop()
+
+if d.split == "median":
+    st.warning(f"The classifier reads **{target}** in all or none of the {n_build} faces; the direction compares the "
+               f"half most like it with the half least like it (split at the median of P({target})).")
+strengths = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+n_card = st.select_slider("Faces the report card is measured on", [50, 100, 200, 500], value=100, key="edit_card_n")
+cards = {labels[d.method]: loaders.edit_card(model.path, model.mtime, cp, cm, d, (target, space, d.method, int(n_build)),
+                                             int(n_card), 1, strengths)}
+first = next(iter(cards.values()))
+if space == "w" and d.method == "mean" and first["off_target_mean_at_chosen"] > OFF_TARGET_LIMIT:
+    st.info(f"The mean-difference direction changes other attributes in {first['off_target_mean_at_chosen']:.0%} of "
+            "faces on average; its conditional variant (other attributes held fixed) is shown beside it.",
+            icon=":material/call_split:")
+    d2 = loaders.edit_direction(model.path, model.mtime, cp, cm, target, space, "conditional", int(n_build), 0)
+    cards[labels["conditional"]] = loaders.edit_card(model.path, model.mtime, cp, cm, d2,
+                                                     (target, space, "conditional", int(n_build)), int(n_card), 1, strengths)
+
+st.subheader("Report card")
+st.dataframe(card_rows(cards), hide_index=True)
+c1, c2 = st.columns(2)
+c1.plotly_chart(card_figure(cards), key="edit_card_fig")
+c2.plotly_chart(off_target_figure(cards), key="edit_off_fig")
+st.caption(f"Measured by the attribute classifier on {n_card} faces not used to build the direction; faces without "
+           f"{target} move toward it, faces with it move away. Strength is in standard deviations of the "
+           f"{n_build} building faces along the direction; the chosen strength is the smallest reaching 70% flips.")
+
+st.subheader("On four faces")
+strip = loaders.edit_strip(model.path, model.mtime, d, (target, space, d.method, int(n_build)), 4, 7,
+                           (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0))
+cols = st.columns(6)
+for j, a in enumerate((-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)):
+    cols[j].image([strip[i, j] for i in range(len(strip))], caption=[f"{a:+g}"] * len(strip), width=96)
