@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 
 from explorer import loaders
@@ -40,11 +41,52 @@ def loss_figure(curve: list[float]) -> go.Figure:
     return fig
 
 
-def attribute_rows(result) -> list[dict]:
-    """Per attribute: the classifier's P on the photo and on the reconstruction, and whether they agree."""
+def mse_pm1(result) -> float:
+    """Reconstruction MSE with images on [−1, 1] (the unit inversion papers report), from the uint8 target and
+    reconstruction (R, R, 3)."""
+    t = np.asarray(result.target, np.float64) / 127.5 - 1.0
+    r = np.asarray(result.reconstruction, np.float64) / 127.5 - 1.0
+    return float(np.mean((t - r) ** 2))
+
+
+def summary_lines(result, names: tuple[str, ...]) -> list[str]:
+    """What the projection found and how close it is, in words that say what each number compares."""
+    from explorer.faces import describe_condition
+
+    where = {"encoder": "the encoder's guess", "zero": "z = 0", "given": "the given z"}.get(result.start, result.start)
+    lines = [f"**Reconstruction error**: MSE {mse_pm1(result):.4f} with pixels on [−1, 1] (the unit inversion papers "
+             f"report) · mean absolute error {result.pixel_error:.1f} of 255 (from {where}: "
+             f"{result.start_pixel_error:.1f}) · {result.steps} steps in {fmt_seconds(result.seconds)}.",
+             f"**Recovered attributes** (the condition c the projection settled on): "
+             f"{describe_condition(np.round(result.c, 2), names)}."]
+    agree = result.attr_agree
+    if agree is not None:
+        lines.append(f"**Classifier agreement**: the attribute classifier reads the photo and the reconstruction the "
+                     f"same way on {agree[0]} of {agree[1]} attributes. This compares the classifier's two readings with "
+                     f"each other, not with the truth: it can be wrong about both (see the table).")
+    return lines
+
+
+def fmt_seconds(s: float) -> str:
+    return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {int(round(s % 60)):02d} s"
+
+
+def progress_text(step: int, total: int, loss: float, elapsed: float) -> str:
+    """'step 40/200 · loss 0.1234 · 12.0 s so far, about 48.0 s left' — the time left from this run's own pace."""
+    text = f"step {step}/{total} · loss {loss:.4f} · {fmt_seconds(elapsed)} so far"
+    if step > 0 and total > step:
+        text += f", about {fmt_seconds(elapsed / step * (total - step))} left at this machine's current pace"
+    return text
+
+
+def attribute_rows(result, names: tuple[str, ...] = ()) -> list[dict]:
+    """Per classifier attribute: its P on the photo and on the reconstruction, whether the two readings agree, and
+    the value the projection recovered for it in c (when the generator has that attribute)."""
     if result.target_probs is None:
         return []
+    c = dict(zip(names, np.asarray(result.c, np.float64)))
     return [{"attribute": n, "P(photo)": round(float(pt), 2), "P(reconstruction)": round(float(pr), 2),
-             "agree": bool((pt >= 0.5) == (pr >= 0.5))}
+             "readings agree": bool((pt >= 0.5) == (pr >= 0.5)),
+             "recovered c": round(float(c[n]), 2) if n in c else None}
             for n, pt, pr in zip(result.attribute_names, result.target_probs, result.recon_probs)]
 

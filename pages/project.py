@@ -1,4 +1,6 @@
 """Project: your own photo in the latent space — find a face, project it to (z, c), save it for every other page."""
+import time
+
 import streamlit as st
 
 from explorer import projection as proj
@@ -64,11 +66,12 @@ st.caption(start_note)
 
 key = (proj.photo_key(data), which, model.checkpoint_id, steps, optimise_c)
 if run:
-    bar = st.progress(0.0, text="Projecting…")
+    bar = st.progress(0.0, text="Projecting… (the first steps measure this machine's pace)")
+    t0 = time.perf_counter()
 
     def _progress(step: int, total: int, loss: float) -> None:
-        if step % 10 == 0 or step == total:
-            bar.progress(step / total, text=f"step {step}/{total} · loss {loss:.4f}")
+        if step % 5 == 0 or step == total:
+            bar.progress(step / total, text=proj.progress_text(step, total, loss, time.perf_counter() - t0))
 
     result = project(model.gen, face.crop, encoder=encoder, classifier=clf, steps=steps, optimise_c=optimise_c,
                      progress=_progress)
@@ -85,12 +88,12 @@ r1, r2, r3 = st.columns(3)
 r1.image(result.target, caption="original (crop)", width=192)
 r2.image(result.reconstruction, caption="reconstruction G(z, c)", width=192)
 r3.image(result.error_map(), caption="|difference|: black 0 → white ≥ 96 of 255", width=192)
-st.info(result.summary())
+st.info("\n\n".join(proj.summary_lines(result, model.names)))
 if result.loss_curve:
     st.plotly_chart(proj.loss_figure(result.loss_curve), key="proj_loss")
-rows = proj.attribute_rows(result)
+rows = proj.attribute_rows(result, model.names)
 if rows:
-    with st.expander("Attributes: classifier on the photo vs on the reconstruction"):
+    with st.expander("Attributes: the classifier's reading of the photo and of the reconstruction, and the recovered c"):
         st.dataframe(rows, hide_index=True)
 
 projected = Face(result.z, result.c, -1, 0, model.checkpoint_id, model.names, origin=f"projected {name} face {which + 1}")

@@ -274,3 +274,22 @@ def test_fid_runs_as_a_background_job_and_its_result_is_kept(app_env, monkeypatc
     assert any("FID" in str(m) for m in third.dataframe[-1].value["metric"]), "the result is kept across sessions"
     third.select_slider(key="met_fid_gen").set_value(1000).run()
     assert any("images/s (measured here" in c.value for c in third.caption), [c.value for c in third.caption]
+
+
+# ----------------------------------------------------------------------------- 6. projection wording
+
+def test_projection_reports_recovered_attributes_mse_and_what_agreement_compares(app_env):
+    from explorer.projection import progress_text
+
+    at = open_page("project")
+    at.button(key="proj_example").click().run()
+    at.slider(key="proj_steps").set_value(25).run()
+    at.button(key="proj_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(i.value for i in at.info)
+    assert "MSE" in text and "[−1, 1]" in text and "of 255" in text, text
+    assert "Recovered attributes" in text, text
+    assert "compares the classifier's two readings" in text, text
+    rows = at.dataframe[-1].value
+    assert "recovered c" in rows.columns and "readings agree" in rows.columns
+    assert "about 1.5 s left" in progress_text(40, 100, 0.1, 1.0)

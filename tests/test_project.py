@@ -208,7 +208,7 @@ def test_page_example_photo_projects_and_saves_to_the_store(app_env):
     at.slider(key="proj_steps").set_value(25).run()
     at.button(key="proj_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("Mean pixel error" in i.value for i in at.info)
+    assert any("MSE" in i.value for i in at.info)
     at.text_input(key="proj_save_name").input("my face")
     at.button(key="FormSubmitter:proj_save_form-Save the projected face").click().run()
     assert not at.exception and any("Saved 1 face" in s.value for s in at.success), (at.error, at.success, at.info)
