@@ -58,6 +58,7 @@ OPTIONS = [
     ("--channels-last", "channels_last", "bool", "NHWC memory format"),
     ("--precision", "precision", str, "auto (bf16 autocast on a CUDA GPU that supports it, else fp32) | fp32 | bf16"),
     ("--compile", "compile", "bool", "torch.compile G's step and D (first steps slower; measure with bench/gpu_check.sh)"),
+    ("--deterministic", "deterministic", "bool", "CUDA: deterministic kernels, no cuDNN autotuning (bit-exact resume; slower)"),
     ("--out", "out", ct.output_dir, "run folder (default runs/run-DATE-TIME)"),
     ("--resume", "resume", "flag", "continue OUT/checkpoint.pt bit-for-bit (recipe from the checkpoint)"),
     ("--init", "init", str, "fine-tune from this checkpoint's weights (same attributes and architecture)"),
@@ -100,18 +101,22 @@ def config_from_args(args) -> TrainConfig:
     return replace(base, **top, model=replace(base.model, **model))
 
 
-def check_budget(cfg: TrainConfig) -> str | None:
-    """Why this config cannot run, or None: a run needs a step limit or a time budget (0 and 0 = forever)."""
-    if not cfg.steps and not cfg.minutes:
-        return ("--steps 0 and --minutes 0 (or --minutes 0 alone) would train forever; give --steps N ≥ 1 or "
-                "--minutes M > 0 (a run can still be stopped early with OUT/STOP or Ctrl-C)")
+def check_budget(cfg: TrainConfig, args) -> str | None:
+    """Why this run's bounds are refused, or None. `--minutes 0` alone would mean "no step limit and no time
+    budget" by accident: refused. An explicit `--steps 0` (no step limit) is a choice: allowed, with a note."""
+    if not cfg.steps and not cfg.minutes and not cfg.resume:
+        if getattr(args, "steps", None) is None:
+            return ("--minutes 0 alone would train forever (no step limit, no time budget); give --minutes M > 0 "
+                    "or --steps N ≥ 1, or --steps 0 to really run until OUT/STOP, SIGTERM or Ctrl-C")
+        print("note: --steps 0 with no --minutes budget: the run goes on until OUT/STOP, SIGTERM or Ctrl-C",
+              file=sys.stderr)
     return None
 
 
 def main_train(args) -> int:
     try:
         cfg = config_from_args(args)
-        problem = check_budget(cfg)
+        problem = check_budget(cfg, args)
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2

@@ -128,7 +128,6 @@ def test_cli_prepare_summary_and_clean_errors(tmp_path, capsys):
         (["--data", f"celeba:{tmp_path / 'missing'}"], "does not exist"),
         (["--data", f"folder:{tmp_path / 'empty'}"], "No images found"),
         (["--data", f"folder:{bad_attrs}", "--attrs", "Smilng"], "Did you mean: Smiling"),
-        (["--data", "mnist"], "Unknown --data"),
         (["--data", f"folder:{root}", "--crop", "tight"], "Unknown crop mode"),
     ]
     for args, message in cases:
@@ -136,6 +135,11 @@ def test_cli_prepare_summary_and_clean_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and "Traceback" not in err
         assert err.count("\n") == 1
+    # A malformed spec is refused while parsing (argparse's usage error naming --data, exit status 2).
+    with pytest.raises(SystemExit) as e:
+        main(["prepare", "--data", "mnist", "--no-progress"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "argument --data: Unknown --data 'mnist'" in err and "Traceback" not in err
 
 
 def test_all_images_unusable_is_an_error(tmp_path):

@@ -375,7 +375,7 @@ def add_cli(subparsers) -> None:
                         "folder:PATH (images + attribute CSV) or cache:DIR")
     p.add_argument("--attrs", default=None,
                    help="comma-separated attributes to keep, e.g. 'Smiling,Male,Eyeglasses' (default: all in the source)")
-    p.add_argument("--size", type=ct.choice_int(32, 64, 128), default=DEFAULT_SIZE, help=f"output resolution in pixels (default {DEFAULT_SIZE})")
+    p.add_argument("--size", type=ct.int_range(8, 1024), default=DEFAULT_SIZE, help=f"output resolution in pixels (default {DEFAULT_SIZE})")
     p.add_argument("--crop", default=None,
                    help="center (default for photos; center:N crops an N×N centre square first), "
                         "mtcnn-face (tight face box), mtcnn-context (face box plus margin), none (synthetic)")

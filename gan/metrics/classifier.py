@@ -321,7 +321,7 @@ def add_cli(subparsers) -> None:
     sub = p.add_subparsers(dest="classifier_command", metavar="SUBCOMMAND")
     t = sub.add_parser("train", help="train the attribute classifier on real images of a dataset")
     t.add_argument("--data", type=ct.data_spec, default="synthetic:20000", help="--data spec (synthetic[:N], celeba:PATH, folder:PATH, cache:DIR)")
-    t.add_argument("--size", type=ct.choice_int(32, 64, 128), default=64, help="cache resolution to prepare/open (default: %(default)s)")
+    t.add_argument("--size", type=ct.int_range(8, 1024), default=64, help="cache resolution to prepare/open (default: %(default)s)")
     t.add_argument("--out", type=ct.output_file, default=None,
                    help="output checkpoint (default: WORKSPACE/classifier.pt; the shipped checkpoints/ files are "
                         "replaced only when named here)")
