@@ -69,10 +69,16 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
                           enabled=dtype is not None)
 
 
-def configure_cuda(device: torch.device) -> None:
+def configure_cuda(device: torch.device, deterministic: bool = False) -> None:
     """On a CUDA device: let cuDNN pick the fastest conv algorithms for the (fixed) training shapes, and allow TF32
-    for the fp32 matmuls and convs that autocast leaves in fp32. Nothing happens on other devices."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    for the fp32 matmuls and convs that autocast leaves in fp32. deterministic: no autotuning and only deterministic
+    kernels (what a bit-exact resume on a GPU needs). Nothing happens on other devices."""
+    if device.type != "cuda":
+        return
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS reads it at its first call
+        torch.use_deterministic_algorithms(True)

@@ -78,6 +78,7 @@ class TrainConfig:
     channels_last: bool = True          # NHWC memory format for the networks (faster convs on CPU; see bench_train)
     precision: str = "auto"             # auto (bf16 autocast on CUDA where supported, else fp32) | fp32 | bf16
     compile: bool = False               # torch.compile G's step and D (off until measured faster; see bench/gpu_check.sh)
+    deterministic: bool = False         # CUDA: deterministic kernels, no cuDNN autotuning (bit-exact resume on a GPU; slower)
     out: str = ""                       # run folder ("" = runs/run-DATE-TIME)
     resume: bool = False                # continue bit-for-bit from OUT/checkpoint.pt
     init: str = ""                      # fine-tune from this checkpoint's weights (same attributes/architecture)
@@ -104,7 +105,7 @@ LEGACY = {"ms_weight": 0.0, "mixing_prob": 0.0, "mapping_lr_mult": 1.0, "precisi
 
 # Fields a resumed run may change; everything else (the recipe) comes from the checkpoint.
 CONTROL_FIELDS = ("steps", "minutes", "sample_every", "ckpt_every", "log_every", "metrics_every", "device", "workers", "out",
-                  "resume", "init", "channels_last", "compile", "progress")
+                  "resume", "init", "channels_last", "compile", "deterministic", "progress")
 
 
 def preview_conditions(labels: LabelDistribution, n_rows: int = 8) -> tuple[np.ndarray, list[str]]:
@@ -132,22 +133,27 @@ def preview_conditions(labels: LabelDistribution, n_rows: int = 8) -> tuple[np.n
     return np.stack(rows).astype(np.float32), text
 
 
-def rng_state() -> dict:
-    """Python, NumPy and torch RNG states as tensors and plain values (weights_only-loadable)."""
+def rng_state(device: torch.device | None = None) -> dict:
+    """Python, NumPy and torch RNG states as tensors and plain values (weights_only-loadable). On a CUDA `device`,
+    its generator only: each DDP rank draws on its own GPU, and rank 0 cannot see the others' generators."""
     np_state = np.random.get_state()
     py_state = random.getstate()
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    cuda = [torch.cuda.get_rng_state(device)] if device is not None and device.type == "cuda" else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda,
             "numpy": torch.from_numpy(np_state[1].astype(np.int64)), "numpy_pos": int(np_state[2]),
             "numpy_gauss": [int(np_state[3]), float(np_state[4])],
             "python": torch.tensor(py_state[1], dtype=torch.int64), "python_version": int(py_state[0]),
             "python_gauss": py_state[2]}
 
 
-def set_rng_state(state: dict) -> None:
+def set_rng_state(state: dict, device: torch.device | None = None) -> None:
+    """Restore rng_state(); a single CUDA state goes to `device` (this rank's GPU), a per-GPU list (older) to all."""
     torch.set_rng_state(state["torch"])
     if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        if len(state["cuda"]) == 1 and device is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"][0], device)
+        else:
+            torch.cuda.set_rng_state_all(state["cuda"])
     np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"],
                          state["numpy_gauss"][0], state["numpy_gauss"][1]))
     random.setstate((state["python_version"], tuple(int(v) for v in state["python"].tolist()), state["python_gauss"]))
@@ -332,7 +338,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
     # Join the process group (if launched by torchrun); only rank 0 writes files.
     rank, world, device = _dist_setup(cfg.device)
     configure_threads()
-    configure_cuda(device)
+    configure_cuda(device, deterministic=cfg.deterministic)
     out = _resolve_out(cfg)
     cfg = replace(cfg, out=str(out))
     run = RunFolder(out, enabled=rank == 0)
@@ -403,7 +409,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
             elapsed_before = float(resume_ckpt.get("elapsed", 0.0))
             metrics_history = list(resume_ckpt.get("metrics_history", []))
             batches.load_state(resume_ckpt["data_state"])
-            set_rng_state(resume_ckpt["rng"])
+            set_rng_state(resume_ckpt["rng"], device)
             del resume_ckpt
         elif world > 1:  # identical start on every rank
             for t in list(G.state_dict().values()) + list(D.state_dict().values()) + list(G_ema.state_dict().values()):
@@ -446,7 +452,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
                 "train_config": cfg.to_dict(), "attribute_names": names, "dataset": dataset_info,
                 "label_rows": torch.from_numpy(labels.rows), "label_counts": torch.from_numpy(labels.counts),
                 "G": G.state_dict(), "G_ema": G_ema.state_dict(), "D": D.state_dict(),
-                "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "step": step, "rng": rng_state(),
+                "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "step": step, "rng": rng_state(device),
                 "data_state": batches.state(), "elapsed": elapsed_before + time.time() - t_start,
                 "metrics_history": metrics_history, "created": now_iso(), "code_version": code_version()})
             saved_mtime[0] = ckpt_path.stat().st_mtime_ns
