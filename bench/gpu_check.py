@@ -34,6 +34,17 @@ PEAK_TFLOPS = {
 }
 
 
+STATUS = """## GPU check (`bench/gpu_check.sh`)
+
+On every visible GPU the script (1) trains 500 steps at 64×64 and at 128×128 on synthetic data with DDP under
+torchrun (NCCL, bf16 autocast where supported, channels-last, pinned batches); (2) reports images/s, median step
+time, peak CUDA memory and achieved FLOP/s against the device's datasheet peak (FLOPs of one step counted with
+`torch.utils.flop_counter.FlopCounterMode`); (3) trains 250 + resume to 500 with `--deterministic` and checks the
+checkpoint matches a straight 500-step run bit for bit; (4) loads the result on the CPU and draws a grid; (5) runs
+`python -m gan evaluate --device cuda --fid`; then the CUDA-only tests (`tests/test_cuda.py`). It refuses (exit 2)
+when no GPU is visible. `torch.compile` (`--compile`) stays off by default until this check shows it faster."""
+
+
 def peak_flops(device_name: str, bf16: bool, override_tflops: float | None = None) -> float | None:
     """Dense peak FLOP/s of one device for bf16 (else TF32) work, or None when the device is not in the table."""
     if override_tflops:
@@ -148,7 +159,7 @@ def cmd_report(args) -> int:
         name = rec["device_name"]
         peak = peak_flops(name, rec["bf16"], args.peak_tflops)
         achieved = flops / rec["step_s_median"] if rec.get("step_s_median") else None
-        util = f"{100 * achieved / (peak * rec['world']):.1f} %" if achieved and peak else "n/a (peak unknown)"
+        util = f"{100 * achieved / (peak * rec["world"]):.2f} %" if achieved and peak else "n/a (peak unknown)"
         rows.append(f"| {size}×{size} | {rec['world']} | {rec['batch']} | {rec['precision']}{' bf16' if rec['bf16'] else ' fp32'} "
                     f"| {rec.get('images_per_s', 0):.0f} | {1000 * (rec.get('step_s_median') or 0):.1f} "
                     f"| {peak_mem / 2 ** 30:.2f} | {flops / 1e9:.1f} | {(achieved or 0) / 1e12:.2f} | {util} |")
@@ -157,7 +168,7 @@ def cmd_report(args) -> int:
     slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
     write_section(f"gpu-{slug}", f"""## GPU check on {name} (`bench/gpu_check.sh`)
 
-{machine_line()}. Synthetic data, DDP under torchrun over every visible GPU, {rows and args.steps} steps per size, the
+{machine_line()}. Synthetic data, DDP under torchrun over every visible GPU, {args.steps} steps per size, the
 first {args.warmup} left out of the timing. FLOPs: one global step (D + G updates, forward and backward) counted
 by `torch.utils.flop_counter.FlopCounterMode`; peak: datasheet dense bf16 (or TF32) × GPUs.
 
@@ -167,7 +178,8 @@ by `torch.utils.flop_counter.FlopCounterMode`; peak: datasheet dense bf16 (or TF
 
 {checks}
 """)
-    print(f"wrote the gpu-{slug} section of BENCHMARKS.md")
+    write_section("gpu-check", STATUS + f"\n\nLast run: {machine_line()}; results in the section \"GPU check on {name}\".")
+    print(f"wrote the gpu-{slug} and gpu-check sections of BENCHMARKS.md")
     return 0
 
 
