@@ -21,9 +21,16 @@ def sample_z(n: int, z_dim: int, seed: int, truncation: float = 1.0) -> torch.Te
     return torch.randn(n, z_dim, generator=g) * float(truncation)
 
 
+def truncation_split(G: torch.nn.Module, truncation: float) -> tuple[float, float]:
+    """Where truncation ψ acts: (scale of z, ψ in W). A DCGAN scales z; a style generator normalises z, so there ψ
+    pulls w toward the mean w of the face's condition instead (StyleGAN's truncation trick, per condition)."""
+    return (1.0, float(truncation)) if hasattr(G, "mapping") else (float(truncation), 1.0)
+
+
 def generate_images(G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor | np.ndarray | None,
-                    batch_size: int = 64) -> np.ndarray:
-    """Run G over (z, c) in batches; returns (N, H, W, 3) uint8. G should be in eval mode (G_ema)."""
+                    batch_size: int = 64, w_truncation: float = 1.0) -> np.ndarray:
+    """Run G over (z, c) in batches; returns (N, H, W, 3) uint8. G should be in eval mode (G_ema).
+    w_truncation ψ (style generators only): w ← mean_w(c) + ψ·(w − mean_w(c))."""
     device = next(G.parameters()).device
     z = torch.as_tensor(z, dtype=torch.float32)
     c = None if c is None else torch.as_tensor(c, dtype=torch.float32)
@@ -36,7 +43,12 @@ def generate_images(G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor | np.nd
     with torch.inference_mode():
         for i in range(0, len(z), batch_size):
             cb = None if c is None else c[i:i + batch_size].to(device)
-            img = G(z[i:i + batch_size].to(device), cb)                  # (b, 3, H, W) in [-1, 1]
+            zb = z[i:i + batch_size].to(device)
+            if w_truncation != 1.0 and hasattr(G, "mapping"):
+                from gan.style_generator import truncate
+                img = G.synthesis(G.broadcast(truncate(G, G.mapping(zb, cb), cb, w_truncation)))
+            else:
+                img = G(zb, cb)                                          # (b, 3, H, W) in [-1, 1]
             img = (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)      # (b, 3, H, W) uint8
             out.append(img.permute(0, 2, 3, 1).cpu().numpy())            # (b, H, W, 3)
     return np.concatenate(out) if out else np.zeros((0, G.img_resolution, G.img_resolution, 3), np.uint8)
@@ -86,11 +98,15 @@ def main_generate(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     # Latents: one seed, row i of its stream; attributes left as "any" drawn from the training labels.
-    z = sample_z(args.n, gen.z_dim, args.seed, args.truncation)
+    z_scale, w_psi = truncation_split(gen.G, args.truncation)
+    z = sample_z(args.n, gen.z_dim, args.seed, z_scale)
     c, possible = gen.labels.fill(request, args.n, np.random.default_rng(args.seed))
     if not possible:
         print(f"warning: no training image has {request}; the other attributes come from the marginals", file=sys.stderr)
-    images = generate_images(gen.G, z, c)
+    images = generate_images(gen.G, z, c, w_truncation=w_psi)
+    if w_psi != 1.0:
+        print(f"note: ψ = {w_psi:g} acts in W (toward each condition's mean w); the .npz holds the untruncated z",
+              file=sys.stderr)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     image_grid(images, nrow=args.nrow).save(out)
@@ -109,7 +125,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--n", type=ct.int_range(1, 4096), default=64, help="number of images (default: %(default)s)")
     p.add_argument("--nrow", type=ct.int_range(1, 4096), default=8, help="images per grid row (default: %(default)s)")
     p.add_argument("--seed", type=ct.SEED, default=0, help="latent and condition seed (default: %(default)s)")
-    p.add_argument("--truncation", type=ct.float_range(0, 10), default=1.0, help="truncation ψ scaling z; 1.0 = none (default: %(default)s)")
+    p.add_argument("--truncation", type=ct.float_range(0, 10), default=1.0, help="truncation ψ: scales z for a DCGAN, pulls w toward the condition's mean w for a style "
+                   "generator; 1.0 = none (default: %(default)s)")
     p.add_argument("--device", type=ct.device, default="cpu", help="cpu | cuda | auto (default: %(default)s)")
     p.add_argument("--out", type=ct.output_file, default="grid.png", help="output PNG; latents go next to it as .npz (default: %(default)s)")
     p.set_defaults(func=main_generate)

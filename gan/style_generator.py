@@ -132,3 +132,19 @@ def mixed_ws(G: StyleGenerator, z: torch.Tensor, c: torch.Tensor, prob: float, u
     cut = torch.where(u < prob, cut, torch.full_like(cut, G.num_ws))        # no mixing: cut-off past the last block
     layer = torch.arange(G.num_ws, device=z.device)[None, :, None]          # (1, num_ws, 1)
     return torch.where(layer >= cut[:, None, None], ws2, ws)
+
+
+@torch.no_grad()
+def condition_mean_w(G: StyleGenerator, c: torch.Tensor, n: int = 256, seed: int = 0) -> torch.Tensor:
+    """Mean w of each row's condition over n fixed z (one draw per distinct condition): (B, C) → (B, w_dim)."""
+    rows, inverse = torch.unique(c, dim=0, return_inverse=True)
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(c.device)
+    means = torch.stack([G.mapping(z, r.expand(n, -1)).mean(0) for r in rows])   # (M, w_dim)
+    return means[inverse]
+
+
+def truncate(G: StyleGenerator, w: torch.Tensor, c: torch.Tensor, psi: float) -> torch.Tensor:
+    """The truncation trick per condition: w ← mean_w(c) + ψ·(w − mean_w(c)); ψ = 1 changes nothing, 0 gives the
+    condition's average face."""
+    centre = condition_mean_w(G, c)
+    return centre + psi * (w - centre)

@@ -15,7 +15,13 @@ mode = c1.selectbox("Grid", GRID_MODES, key="gen_mode",
 rows = c2.slider("Rows", 1, 10, 4, key="gen_rows")
 cols = c3.slider("Columns", 1, 10, 8, key="gen_cols")
 seed = int(c4.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed"))
-truncation = c5.slider("Truncation ψ", 0.1, 1.5, 1.0, 0.05, key="gen_trunc", help="z = ψ·z; below 1 trades variety for quality")
+style = "w" in model.gen.spaces
+truncation = c5.slider("Truncation ψ", 0.1, 1.5, 1.0, 0.05, key="gen_trunc", disabled=style,
+                       help="z = ψ·z; below 1 trades variety for quality" if not style else
+                       "This style checkpoint normalises z, so scaling it does nothing; its truncation acts in W "
+                       "(`python -m gan generate --truncation 0.7`). The grid draws ψ = 1 so saved faces re-render exactly.")
+if style:
+    truncation = 1.0
 
 text = st.text_input("Attributes as text", key="gen_text", placeholder="Smiling, Male=0, Eyeglasses",
                      help="Comma-separated: `Name` (on), `Name=0` / `-Name` (off), `Name=any`. Overrides the controls below.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -106,3 +108,21 @@ def test_fixed_seed_output_slice(arch):
     with torch.no_grad():
         out = G(z, c)[0, 0, 14:17, 14:17].flatten()
     torch.testing.assert_close(out, torch.tensor(SLICES[arch]), atol=1e-7, rtol=1e-3)
+
+
+def test_truncation_pulls_toward_the_condition_mean():
+    from gan.generate import generate_images, sample_z, truncation_split
+    from gan.style_generator import condition_mean_w, truncate
+    G = _style(32)
+    z, c = sample_z(6, 100, 0), torch.tensor([[1.0, 0, 0, 0, 0]] * 3 + [[0.0, 1, 0, 0, 0]] * 3)
+    w = G.mapping(z, c)
+    centre = condition_mean_w(G, c)
+    assert torch.equal(centre[0], centre[2]) and not torch.equal(centre[0], centre[3])  # one mean per condition
+    torch.testing.assert_close(truncate(G, w, c, 0.0), centre)
+    torch.testing.assert_close(truncate(G, w, c, 1.0), w)
+    spread = lambda imgs: imgs.astype(np.float32)[:3].std(0).mean()  # noqa: E731
+    full = generate_images(G, z, c)
+    half = generate_images(G, z, c, w_truncation=0.5)
+    assert spread(half) < spread(full)
+    assert truncation_split(G, 0.7) == (1.0, 0.7)  # a style G normalises z: ψ acts in W
+    assert truncation_split(build_networks(ModelConfig(arch="dcgan", c_dim=5, ngf=4))[0], 0.7) == (0.7, 1.0)

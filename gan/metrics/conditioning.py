@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from gan.generate import generate_images, sample_z
+from gan.generate import generate_images, sample_z, truncation_split
 from gan.metrics.fid import fid_from_features, frechet_distance_factored, uint8_to_float
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -128,10 +128,11 @@ def conditioning_report(loaded, classifier, n: int = 2000, seed: int = 0, batch:
     cols = _classifier_columns(classifier, names)
     rng = np.random.default_rng(seed)
     c = loaded.labels.sample(n, rng)                                   # (n, K) float32 in {0, 1}
-    z = sample_z(n, loaded.z_dim, seed, truncation)                     # (n, z_dim)
+    z_scale, w_psi = truncation_split(loaded.G, truncation)            # ψ scales z (DCGAN) or acts in W (style)
+    z = sample_z(n, loaded.z_dim, seed, z_scale)                        # (n, z_dim)
     images, probs = [], []
     for i in range(0, n, batch):
-        img = generate_images(loaded.G, z[i:i + batch], c[i:i + batch], batch_size=batch)  # (b, H, W, 3) uint8
+        img = generate_images(loaded.G, z[i:i + batch], c[i:i + batch], batch_size=batch, w_truncation=w_psi)  # uint8
         images.append(img)
         probs.append(classify_uint8(classifier, img, cols)[0])
         if progress:
@@ -170,7 +171,8 @@ def _request_report(loaded, classifier, cols, request, m: int, seed: int, trunca
     """One hand-picked request: per fixed attribute the hit rate, all-fixed-match rate, and its floor."""
     names = list(loaded.attribute_names)
     c, possible = loaded.labels.fill(request, m, np.random.default_rng(seed))
-    img = generate_images(loaded.G, sample_z(m, loaded.z_dim, seed, truncation), c)
+    z_scale, w_psi = truncation_split(loaded.G, truncation)
+    img = generate_images(loaded.G, sample_z(m, loaded.z_dim, seed, z_scale), c, w_truncation=w_psi)
     pred = classify_uint8(classifier, img, cols)[0] >= 0.5
     fixed = np.flatnonzero(request.specified)
     want = request.values[fixed].astype(bool)

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gan.generate import generate_images, sample_z
+from gan.generate import generate_images, sample_z, truncation_split
 
 # The central face box of a 64x64 face (rows 18–50, cols 20–44), scaled with the resolution.
 FACE_BOX_64 = (18, 50, 20, 44)
@@ -174,11 +174,12 @@ def intra_condition_diversity(G: torch.nn.Module, labels, real: RealFacesByLabel
     """`intra_condition_diversity_ratio` of generator G (eval mode) over k conditions × n faces, with the real faces'
     source named; `features(images) -> (N, F)` adds the same ratio in that feature space."""
     rng = np.random.default_rng(seed)
+    z_scale, w_psi = truncation_split(G, truncation)
     conds = real.conditions(labels, k, n, rng)                                   # (k, C)
     gen, rl, gf, rf = [], [], [], []
     for j, row in enumerate(conds):
-        z = sample_z(n, G.z_dim, seed * 1000 + j, truncation)
-        gen.append(generate_images(G, z, np.repeat(row[None], n, axis=0)))       # (n, R, R, 3)
+        z = sample_z(n, G.z_dim, seed * 1000 + j, z_scale)
+        gen.append(generate_images(G, z, np.repeat(row[None], n, axis=0), w_truncation=w_psi))  # (n, R, R, 3)
         rl.append(real.faces(row, n, rng))
         if features is not None:
             gf.append(features(gen[-1]))

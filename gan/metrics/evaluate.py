@@ -176,9 +176,11 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
         if fid_n <= len(gen_images):
             fimg, fc = gen_images[:fid_n], gen_c[:fid_n]
         else:
-            from gan.generate import generate_images, sample_z
+            from gan.generate import generate_images, sample_z, truncation_split
             fc = loaded.labels.sample(fid_n, np.random.default_rng(cfg.seed + 7919))
-            fimg = generate_images(loaded.G, sample_z(fid_n, loaded.z_dim, cfg.seed + 7919, cfg.truncation), fc, cfg.batch)
+            z_scale, w_psi = truncation_split(loaded.G, cfg.truncation)
+            fimg = generate_images(loaded.G, sample_z(fid_n, loaded.z_dim, cfg.seed + 7919, z_scale), fc, cfg.batch,
+                                   w_truncation=w_psi)
         real = fidlib.real_statistics(cache, int(cfg.fid_real_n or fid_n), extractor, batch=cfg.fid_batch,
                                       progress=(lambda d, t: progress("fid real", d, t)) if progress else None)
         gen_feats = fidlib.extract_features(extractor, fimg, batch=cfg.fid_batch, device=fidlib.device_of(extractor),
