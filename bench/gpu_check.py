@@ -159,7 +159,7 @@ def cmd_report(args) -> int:
         name = rec["device_name"]
         peak = peak_flops(name, rec["bf16"], args.peak_tflops)
         achieved = flops / rec["step_s_median"] if rec.get("step_s_median") else None
-        util = f"{100 * achieved / (peak * rec["world"]):.2f} %" if achieved and peak else "n/a (peak unknown)"
+        util = f"{100 * achieved / (peak * rec['world']):.2f} %" if achieved and peak else "n/a (peak unknown)"
         rows.append(f"| {size}×{size} | {rec['world']} | {rec['batch']} | {rec['precision']}{' bf16' if rec['bf16'] else ' fp32'} "
                     f"| {rec.get('images_per_s', 0):.0f} | {1000 * (rec.get('step_s_median') or 0):.1f} "
                     f"| {peak_mem / 2 ** 30:.2f} | {flops / 1e9:.1f} | {(achieved or 0) / 1e12:.2f} | {util} |")
