@@ -77,6 +77,18 @@ def build_direction(method: str, z_with: np.ndarray, z_without: np.ndarray, pca_
     raise ValueError(f"unknown direction method {method!r}: use one of {', '.join(DIRECTION_METHODS)}")
 
 
+def fmt_signed(v: float, digits: int = 3) -> str:
+    """'+0.123' / '−0.045', and '0.000' (no sign) for a value that rounds to zero: '−0.000' reads as an effect."""
+    text = f"{float(v):+.{digits}f}"
+    return text[1:] if float(text) == 0 else text.replace("-", "−")
+
+
+SELECTIVITY = "selectivity (target ÷ leakage)"
+SELECTIVITY_HELP = ("selectivity = |Δ target per unit α| ÷ mean |Δ other attributes per unit α|: how many times more "
+                    "the direction moves its target than it moves the rest (higher is cleaner; ~1 means it changes "
+                    "everything alike).")
+
+
 def target_index(target: str, names: tuple[str, ...]) -> int | None:
     """Index of `target` among the classifier's attributes, or None if it does not read it."""
     return list(names).index(target) if target in names else None
@@ -91,7 +103,7 @@ def score_row(name: str, method: str, target: str | None, probs: np.ndarray | No
     if probs is None or j is None:
         return row
     s = score_direction(probs, strengths, j, clf_names)
-    row.update({"Δ target / unit α": round(s["target_slope"], 4), "target change": round(s["target_change"], 3),
+    row.update({"Δ target / unit α": fmt_signed(s["target_slope"], 4), "target change": fmt_signed(s["target_change"]),
                 "leakage mean": round(s["leakage_mean"], 4),
-                "worst leak": f"{s['leakage_max_attribute']} {s['leakage_max']:.3f}", "selectivity": round(s["selectivity"], 2)})
+                "worst leak": f"{s['leakage_max_attribute']} {s['leakage_max']:.3f}", SELECTIVITY: round(s["selectivity"], 2)})
     return row

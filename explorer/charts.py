@@ -23,8 +23,14 @@ def heatmap(matrix: np.ndarray, x_labels, y_labels, title: str, zmin: float = -1
     m = np.asarray(matrix, dtype=float)
     fig = go.Figure(go.Heatmap(z=m, x=list(x_labels), y=list(y_labels), zmin=zmin, zmax=zmax, colorscale=colorscale,
                                text=np.round(m, 2), texttemplate="%{text}" if m.size <= 400 else None))
-    fig.update_layout(title=title, height=max(300, 28 * len(y_labels) + 120), margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title=x_title, yaxis_title=y_title, yaxis_autorange="reversed")
+    # Long or many labels: slant the x labels and let both axes take the margin they need, so none overlap.
+    longest = max([len(str(s)) for s in list(x_labels) + list(y_labels)] or [0])
+    font = 11 if len(x_labels) <= 12 else 9
+    fig.update_layout(title=title, height=max(300, 28 * len(y_labels) + 120 + 4 * min(longest, 40)),
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x_title, yaxis_title=y_title,
+                      yaxis_autorange="reversed")
+    fig.update_xaxes(tickangle=-40 if longest > 6 or len(x_labels) > 8 else 0, automargin=True, tickfont=dict(size=font))
+    fig.update_yaxes(automargin=True, tickfont=dict(size=font))
     return fig
 
 
@@ -83,4 +89,6 @@ def latent_scatter(coords: dict[str, np.ndarray], color: dict[str, np.ndarray] |
                                      text=text, hovertemplate="%{text}<extra>" + name + "</extra>"))
     fig.update_layout(height=520, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.05),
                       xaxis_title="PC1", yaxis_title="PC2", dragmode="zoom" if not three else None)
+    if three:  # a 3-D scene has its own axes (they read x / y / z unless named)
+        fig.update_layout(scene=dict(xaxis_title="PC1", yaxis_title="PC2", zaxis_title="PC3"))
     return fig

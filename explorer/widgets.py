@@ -219,6 +219,7 @@ def store_faces(name: str, faces: list[Face], images: np.ndarray) -> None:
 # ----------------------------------------------------------------------------- where latents come from
 
 SOURCES = ("random seed", "picked faces", "collection")
+MAX_CHOICE_THUMBS = 32  # candidate thumbnails shown when one face is chosen from a set
 
 
 def latent_source(label: str, prefix: str, model: Model, default_seed: int = 0, default: str = "random seed",
@@ -251,9 +252,13 @@ def latent_source(label: str, prefix: str, model: Model, default_seed: int = 0, 
             if not faces and name:
                 st.warning(f"Collection **{name}** has no faces of this checkpoint (`{model.checkpoint_id}`).")
     if single and len(faces) > 1:
+        shown = faces[:MAX_CHOICE_THUMBS]  # the candidates with their numbers, so the choice is not blind
+        st.image(list(face_images(model, shown)), caption=[f"#{i}" for i in range(len(shown))], width=48)
         i = int(st.number_input(f"which one (0–{len(faces) - 1})", 0, len(faces) - 1, min(default_which, len(faces) - 1),
                                 key=f"{prefix}_which"))
         faces = [faces[i]]
+    if single and faces:
+        st.image(face_images(model, faces)[0], caption=f"chosen: {faces[0].caption()}", width=96)
     return faces
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import loaders, state, widgets
-from explorer.analysis import DIRECTION_METHODS, score_row, split_by_label, target_index
+from explorer.analysis import DIRECTION_METHODS, SELECTIVITY_HELP, fmt_signed, score_row, split_by_label, target_index
 from explorer.charts import effect_lines, heatmap
 from explorer.faces import Face, stack
 from explorer.latent_ops import apply_direction, cosine_similarity_matrix, orthogonalize, score_direction
@@ -124,7 +124,7 @@ for col, (m, d) in zip(cols, built.items()):
                 s = score_direction(probs, strengths, j, clf_names)
                 scores[m] = s
                 a, b = st.columns(2)
-                a.metric(f"Δ P({target}) per unit α", f"{s['target_slope']:+.3f}")
+                a.metric(f"Δ P({target}) per unit α", fmt_signed(s["target_slope"]))
                 b.metric("leakage (mean |slope| others)", f"{s['leakage_mean']:.3f}",
                          help=f"largest: {s['leakage_max_attribute']} {s['leakage_max']:.3f}")
 
@@ -157,7 +157,8 @@ else:
                           loaders.effect(model.path, model.mtime, cp, cm, z0, c0, d.vector, strengths)
                           if len(d.vector) == model.gen.z_dim else None, strengths, clf_names) for d in saved]
         st.dataframe(rows, hide_index=True)
-        st.caption(f"Scored the same way on the same {len(faces)} faces, strengths {strengths[0]:g}…{strengths[-1]:g}.")
+        st.caption(f"Scored the same way on the same {len(faces)} faces, strengths {strengths[0]:g}…{strengths[-1]:g}. "
+                   + SELECTIVITY_HELP)
 vecs = {f"saved: {d.name}": d.vector for d in saved if len(d.vector) == model.gen.z_dim}
 vecs.update({f"new: {m}": v for m, v in built.items()})
 if len(vecs) >= 2:

@@ -36,10 +36,15 @@ except ValueError as e:
     st.stop()
 frames = model.images(z_path, c_path)  # (S, H, W, 3)
 
-t = st.slider("Scrub the path", 0, steps - 1, 0, key="interp_t", format="step %d")
+p1, p2 = st.columns([4, 1])
+t = p1.slider("Scrub the path", 0, steps - 1, 0, key="interp_t", format="step %d")
+play = p2.toggle("Play", key="interp_play", help="Loop the path as an animation (forward, then back)")
 big, info = st.columns([1, 2])
 face_t = Face(z_path[t], c_path[t], -1, t, model.checkpoint_id, model.names, origin=f"{method} path step {t}/{steps - 1}")
-big.image(frames[t], caption=f"t = {t / (steps - 1):.2f}", width=256)
+if play:
+    big.image(gif_bytes(frames, duration_ms=150, scale=max(1, 256 // frames.shape[1])), caption="playing the path", width=256)
+else:
+    big.image(frames[t], caption=f"t = {t / (steps - 1):.2f}", width=256)
 info.markdown(f"**Start**: {fa.identity()}\n\n**End**: {fb.identity()}\n\n**This frame**: {face_t.identity()}")
 
 st.image(list(frames), caption=[f"{i / (steps - 1):.2f}" for i in range(steps)], width=64)

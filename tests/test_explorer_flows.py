@@ -293,3 +293,36 @@ def test_projection_reports_recovered_attributes_mse_and_what_agreement_compares
     rows = at.dataframe[-1].value
     assert "recovered c" in rows.columns and "readings agree" in rows.columns
     assert "about 1.5 s left" in progress_text(40, 100, 0.1, 1.0)
+
+
+def test_small_fixes_signs_selectivity_axes_heatmap_labels(app_env):
+    import numpy as np
+
+    from explorer.analysis import SELECTIVITY, fmt_signed, score_row
+    from explorer.charts import heatmap, latent_scatter
+
+    assert fmt_signed(-0.00004) == "0.000" and fmt_signed(-0.25) == "−0.250" and fmt_signed(0.5) == "+0.500"
+    probs = np.tile(np.linspace(0.2, 0.8, 5)[:, None], (1, 3))
+    row = score_row("d", "mean difference", "a", probs, np.linspace(-2, 2, 5), ("a", "b", "c"))
+    assert SELECTIVITY in row and "÷" in SELECTIVITY and "selectivity" not in set(row) - {SELECTIVITY}
+    fig = latent_scatter({"g": np.zeros((4, 3))})
+    assert (fig.layout.scene.xaxis.title.text, fig.layout.scene.yaxis.title.text,
+            fig.layout.scene.zaxis.title.text) == ("PC1", "PC2", "PC3")
+    labels = [f"saved: a long direction name {i}" for i in range(6)]
+    hm = heatmap(np.eye(6), labels, labels, "cos")
+    assert hm.layout.xaxis.tickangle and hm.layout.xaxis.automargin and hm.layout.yaxis.automargin
+
+
+def test_interpolate_play_and_endpoint_thumbnails(app_env):
+    at = open_page("generate")
+    for b in pick_boxes(at)[:3]:
+        b.check()
+    at.run()
+    at = open_page("interpolate", at)
+    at.radio(key="interp_a_src").set_value("picked faces").run()
+    captions = [img.caption for i in at.get("image") for img in i.proto.imgs]
+    assert {"#0", "#1", "#2"} <= set(captions), captions  # the candidates are shown with their numbers
+    assert any(c.startswith("chosen:") for c in captions)
+    at.toggle(key="interp_play").set_value(True).run()
+    assert not at.exception
+    assert any(img.caption == "playing the path" for i in at.get("image") for img in i.proto.imgs)
