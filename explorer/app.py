@@ -30,6 +30,7 @@ nav = st.navigation({
         page("arithmetic.py", "Arithmetic", ":material/functions:"),
         page("directions.py", "Directions", ":material/explore:"),
         page("edit.py", "Edit", ":material/auto_fix_high:"),
+        page("style_mixing.py", "Style mixing", ":material/blender:"),
         page("interpolate.py", "Interpolate", ":material/timeline:"),
         page("latent_map.py", "Latent map", ":material/scatter_plot:"),
     ],

@@ -258,6 +258,39 @@ def space_effect(path: str, mtime: float, space: str) -> dict:
     return effect_of(gen.G, gen.labels, real, space)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def style_mix(path: str, mtime: float, src_z: np.ndarray, src_c: np.ndarray, dst_z: np.ndarray, dst_c: np.ndarray,
+              layers: tuple[int, ...]) -> np.ndarray:
+    """(S+1, T+1, H, W, 3) uint8: row 0 the targets, column 0 the sources, cell (i, j) target j with `layers` of
+    source i (gan.style_generator.style_mix_grid); corner blank."""
+    import torch
+
+    from gan.style_generator import style_mix_grid
+
+    G = _generator(path, mtime).G
+    dev = next(G.parameters()).device
+    with torch.inference_mode():
+        ws = G.mapping(torch.from_numpy(np.concatenate([src_z, dst_z])).to(dev),
+                       torch.from_numpy(np.concatenate([src_c, dst_c])).to(dev))
+        ws_src, ws_dst = ws[:len(src_z)], ws[len(src_z):]
+        cells = style_mix_grid(G, ws_src, ws_dst, list(layers))                           # (S, T, 3, R, R)
+        edge_src = G.synthesis(G.broadcast(ws_src))
+        edge_dst = G.synthesis(G.broadcast(ws_dst))
+    to8 = lambda x: (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(*range(x.ndim - 3), -2, -1, -3).cpu().numpy()  # noqa: E731
+    S, T = len(src_z), len(dst_z)
+    R = G.img_resolution
+    out = np.zeros((S + 1, T + 1, R, R, 3), np.uint8)
+    out[0, 1:], out[1:, 0], out[1:, 1:] = to8(edge_dst), to8(edge_src), to8(cells)
+    return out
+
+
+def block_groups(num_ws: int) -> dict[str, list[int]]:
+    """Coarse / middle / fine ws indices (gan.style_generator.block_groups), without importing torch in pages."""
+    from gan.style_generator import block_groups as groups
+
+    return {k: v for k, v in groups(num_ws).items() if v}
+
+
 def clear_all() -> None:
     """Drop every cache (tests, or after files changed underneath)."""
     st.cache_data.clear()

@@ -48,24 +48,25 @@ def sample_faces(loaded, n: int, seed: int) -> Faces:
     z = sample_z(n, loaded.z_dim, seed)
     w = None
     if hasattr(loaded.G, "mapping"):
+        dev = next(loaded.G.parameters()).device
         with torch.inference_mode():
-            w = torch.cat([loaded.G.mapping(z[i:i + 256], c[i:i + 256]) for i in range(0, n, 256)])
+            w = torch.cat([loaded.G.mapping(z[i:i + 256].to(dev), c[i:i + 256].to(dev)).cpu() for i in range(0, n, 256)])
     return Faces(z, c, w)
 
 
 @torch.inference_mode()
 def render(G: torch.nn.Module, faces: Faces, space: str, latents: torch.Tensor, batch: int = 128) -> np.ndarray:
     """Images (n, H, W, 3) uint8 of the faces with their `space` coordinates replaced by `latents`."""
-    out = []
+    out, dev = [], next(G.parameters()).device  # latents live on the CPU; G may be on a GPU
     for i in range(0, len(latents), batch):
         part = slice(i, i + batch)
         if space == "w":
-            img = G.synthesis(G.broadcast(latents[part]))
+            img = G.synthesis(G.broadcast(latents[part].to(dev)))
         elif space == "z":
-            img = G(latents[part], faces.c[part])
+            img = G(latents[part].to(dev), faces.c[part].to(dev))
         else:
-            img = G(faces.z[part], latents[part])
-        out.append((img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
+            img = G(faces.z[part].to(dev), latents[part].to(dev))
+        out.append((img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -113,8 +114,9 @@ def attribute_direction(loaded, classifier, attribute: str, space: str = "w", n:
     if method == "condition":
         on, off = faces.c.clone(), faces.c.clone()
         on[:, k], off[:, k] = 1.0, 0.0
+        dev, z = next(loaded.G.parameters()).device, faces.z.to(next(loaded.G.parameters()).device)
         with torch.inference_mode():
-            d = (loaded.G.mapping(faces.z, on) - loaded.G.mapping(faces.z, off)).double().mean(0).numpy()
+            d = (loaded.G.mapping(z, on.to(dev)) - loaded.G.mapping(z, off.to(dev))).double().mean(0).cpu().numpy()
         u = d / np.linalg.norm(d)
         return Direction(attribute, space, method, u.astype(np.float32), float((x @ u).std()),
                          int(faces.c[:, k].sum()), int(n - faces.c[:, k].sum()))

@@ -148,3 +148,15 @@ def truncate(G: StyleGenerator, w: torch.Tensor, c: torch.Tensor, psi: float) ->
     condition's average face."""
     centre = condition_mean_w(G, c)
     return centre + psi * (w - centre)
+
+
+@torch.no_grad()
+def style_mix_grid(G: StyleGenerator, w_sources: torch.Tensor, w_targets: torch.Tensor, layers: list[int]) -> torch.Tensor:
+    """The StyleGAN mixing figure: cell (i, j) is target j with the blocks `layers` taken from source i.
+    w_sources (S, w_dim), w_targets (T, w_dim) → images (S, T, 3, R, R) in [-1, 1]."""
+    S, T = len(w_sources), len(w_targets)
+    ws = G.broadcast(w_targets).unsqueeze(0).repeat(S, 1, 1, 1)              # (S, T, num_ws, w_dim)
+    src = w_sources[:, None, None, :].expand(S, T, len(layers), -1)
+    ws[:, :, layers] = src
+    img = G.synthesis(ws.reshape(S * T, G.num_ws, -1))                       # (S·T, 3, R, R)
+    return img.reshape(S, T, *img.shape[1:])

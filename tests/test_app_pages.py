@@ -15,7 +15,7 @@ from gan import paths
 from gan.checkpoint import load_generator
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-PAGES = ("generate", "arithmetic", "directions", "edit", "interpolate", "latent_map", "metrics", "trainer", "project",
+PAGES = ("generate", "arithmetic", "directions", "edit", "style_mixing", "interpolate", "latent_map", "metrics", "trainer", "project",
          "workspace")
 Z_DIM = 16
 
@@ -291,6 +291,20 @@ def test_edit_page_report_card_in_each_space(app_env):
     at.selectbox(key="edit_space").set_value("c").run()
     ok(at)
     assert "across conditions" in " ".join(str(m.value) for m in list(at.info) + list(at.warning))
+
+
+def test_style_mixing_grid_and_block_choice(app_env):
+    at = open_page("style_mixing")
+    ok(at)
+    n_before = len(images(at))
+    assert n_before == 4 + 5 + 4 * 5  # sources, targets and every mix
+    at.slider(key="mix_n_src").set_value(2).run()
+    ok(at)
+    assert len(images(at)) == 2 + 5 + 2 * 5
+    at.segmented_control(key="mix_groups").set_value(["coarse", "middle"]).run()  # 32 px: no fine block
+    ok(at)
+    assert any("coarse, middle" in c.value and "[0, 1, 2, 3]" in c.value for c in at.caption)
+    assert at.get("download_button")
 
 
 def test_metrics_variety_against_real_faces(app_env):

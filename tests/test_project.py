@@ -30,7 +30,8 @@ def varied_generator(path: Path, seed: int = 0) -> Path:
     G = build_generator(ModelConfig.from_dict(ck["model_config"]))
     G.load_state_dict(ck["G_ema"])
     torch.manual_seed(seed)
-    G.main[-2].weight.data *= 4  # DCGAN's N(0, 0.02) init draws nearly flat grey images
+    last = G.synthesis.to_rgb if hasattr(G, "synthesis") else G.main[-2]
+    last.weight.data *= 4  # the N(0, 0.02) init of the RGB layer draws nearly flat grey images
     for m in G.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.reset_running_stats()

@@ -126,3 +126,19 @@ def test_truncation_pulls_toward_the_condition_mean():
     assert spread(half) < spread(full)
     assert truncation_split(G, 0.7) == (1.0, 0.7)  # a style G normalises z: ψ acts in W
     assert truncation_split(build_networks(ModelConfig(arch="dcgan", c_dim=5, ngf=4))[0], 0.7) == (0.7, 1.0)
+
+
+def test_style_mix_grid_takes_the_chosen_blocks_from_the_source():
+    from gan.style_generator import style_mix_grid
+    G = _style()
+    torch.nn.init.normal_(G.synthesis.rgb_style.weight, 0.0, 0.1)
+    c = torch.zeros(5, 5)
+    w = G.mapping(torch.randn(5, 100), c)
+    src, dst = w[:2] + torch.randn(2, 16) * 2, w[2:]  # untrained mapping outputs nearly one w: spread the sources
+    grid = style_mix_grid(G, src, dst, block_groups(G.num_ws)["coarse"])
+    assert grid.shape == (2, 3, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(style_mix_grid(G, src, dst, []) [0], G.synthesis(G.broadcast(dst)))  # nothing taken
+        all_blocks = style_mix_grid(G, src, dst, list(range(G.num_ws)))
+        torch.testing.assert_close(all_blocks[1, 2], G.synthesis(G.broadcast(src[1:2]))[0])  # everything taken
+    assert not torch.allclose(grid[0, 0], grid[1, 0])  # different sources change the target
