@@ -109,6 +109,16 @@ def _loaded_images(page) -> int:
                          ".filter(i => i.complete && i.naturalWidth > 0).length")
 
 
+def _goto(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    page.wait_for_selector(f'h1:has-text("{PAGES[title]}")', timeout=60_000)
+    _settle(page)
+
+
+def _ticked(page) -> int:
+    return page.locator('[data-testid="stMain"] [data-testid="stCheckbox"] input[type="checkbox"]:checked').count()
+
+
 def test_every_page_renders_in_chromium(server):
     from playwright.sync_api import sync_playwright
 
@@ -169,5 +179,49 @@ def test_every_page_renders_in_chromium(server):
             page.wait_for_selector(':text("Import failed, nothing was written")', timeout=30_000)
             assert page.locator('[data-testid="stException"]').count() == 0
             page.screenshot(path=str(SHOTS / "workspace_bad_import.png"), full_page=True)
+
+            # Pick → clear → pick: after Clear, no box stays ticked and the old picks never come back.
+            _goto(page, "Generate")
+            page.locator('[data-testid="stSidebar"] button', has_text="Clear picks").click()
+            _settle(page)
+            boxes = page.locator('[data-testid="stMain"] [data-testid="stCheckbox"]')
+            for i in (0, 1):
+                boxes.nth(i).locator("label").click()
+                _settle(page)
+            page.wait_for_selector('[data-testid="stSidebar"] :text("2 picked faces")', timeout=30_000)
+            page.locator('[data-testid="stSidebar"] button', has_text="Clear picks").click()
+            _settle(page)
+            page.wait_for_selector('[data-testid="stSidebar"] :text("0 picked faces")', timeout=30_000)
+            assert _ticked(page) == 0, "boxes still ticked after Clear picks"
+            boxes.nth(3).locator("label").click()
+            _settle(page)
+            page.wait_for_selector('[data-testid="stSidebar"] :text("1 picked face")', timeout=30_000)
+            assert _ticked(page) == 1, "the cleared picks came back"
+            page.screenshot(path=str(SHOTS / "generate_pick_clear_pick.png"), full_page=True)
+
+            # Bundle export → delete the collection → import: it comes back once, with its creation time.
+            _goto(page, "Workspace")
+            line = page.locator('[data-testid="stMain"] p', has_text="demo").first.inner_text()
+            page.get_by_role("button", name="Prepare bundle").click()
+            _settle(page)
+            with page.expect_download() as dl:
+                page.get_by_role("button", name="Download workspace.zip").click()
+            bundle = Path(dl.value.path()).read_bytes()
+            page.get_by_role("button", name="Delete", exact=True).first.click()
+            _settle(page)
+            page.get_by_role("button", name="Yes, delete").click()
+            _settle(page)
+            page.wait_for_selector(':text("No collections yet")', timeout=30_000)
+            page.locator('input[type="file"]').nth(1).set_input_files(
+                files=[{"name": "workspace.zip", "mimeType": "application/zip", "buffer": bundle}])
+            _settle(page)
+            page.get_by_role("button", name="Import bundle").click()
+            _settle(page)
+            page.wait_for_selector(':text("Imported 6 faces in 1 collections")', timeout=30_000)
+            restored = page.locator('[data-testid="stMain"] p', has_text="demo").first.inner_text()
+            assert restored == line, (line, restored)  # listed at once, same count and creation time
+            assert page.locator('[data-testid="stMain"] :text("demo (2)")').count() == 0
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.screenshot(path=str(SHOTS / "workspace_bundle_restored.png"), full_page=True)
         finally:
             browser.close()
