@@ -1,4 +1,4 @@
-"""Metrics page helpers: progress-bar runner, history grouping, FID/KID/cFID via gan.metrics.evaluate, result tables."""
+"""Metrics page helpers: progress-bar runner, history grouping, FID/KID/cFID result tables (the FID job is explorer/fid_job.py)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -92,16 +92,6 @@ def history_groups(flat: list[dict]) -> dict[str, list[str]]:
     if score:
         out["Conditioning scores"] = score
     return out
-
-
-def evaluate_distances(ckpt_path: str, n_gen: int, n_real: int, classifier_path: str, record: bool,
-                       progress: Callable[[str, int, int], None]) -> dict:
-    """FID, KID, conditional FID and the classifier proxy of a checkpoint (gan.metrics.evaluate.evaluate_checkpoint);
-    the conditioning images double as the FID's generated set. record=True appends to metrics_history."""
-    from gan.metrics.evaluate import evaluate_checkpoint
-
-    return evaluate_checkpoint(ckpt_path, classifier=classifier_path or None, progress=progress, append=record,
-                               n=n_gen, fid=True, kid=True, cfid=True, fid_n=n_gen, fid_real_n=n_real, proxy=True)
 
 
 def distance_rows(r: dict) -> list[dict]:

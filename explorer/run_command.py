@@ -86,8 +86,9 @@ def train_command(settings: dict[str, Any], out: Path, resume: bool = False) -> 
 
 def evaluate_command(ckpt: str | Path, n_gen: int, n_real: int, classifier: str = "", record: bool = False) -> list[str]:
     """[python, -m, gan, evaluate, …] measuring FID, KID and conditional FID (n_gen generated / n_real real images)
-    and the classifier proxy; the result is the JSON object on the output's last line."""
+    and the classifier proxy (the diversity ratio has its own panel: skipped); the result is the JSON object on the
+    output's last line."""
     cmd = [sys.executable, "-m", "gan", "evaluate", "--ckpt", str(ckpt), "--n", str(int(n_gen)), "--fid", "--kid",
-           "--cfid", "--fid-n", str(int(n_gen)), "--fid-real-n", str(int(n_real)), "--json",
+           "--cfid", "--fid-n", str(int(n_gen)), "--fid-real-n", str(int(n_real)), "--no-diversity", "--json",
            "--record" if record else "--no-record"]
     return cmd + (["--classifier", str(classifier)] if classifier else [])
