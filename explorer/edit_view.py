@@ -2,6 +2,9 @@
 off-target change per attribute), the card's headline table and the space-effect sentence."""
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import plotly.graph_objects as go
 
 OFF_TARGET_LIMIT = 0.10  # mean off-target change above this: offer the conditional (orthogonalised) variant
@@ -64,3 +67,31 @@ def card_rows(cards: dict[str, dict]) -> list[dict]:
                      "features changed (1 − cos)": f"{c['feature_change'][i]:.3f}",
                      "faces": c["n"], "built from": f"{c['direction_n_with']} with / {c['direction_n_without']} without"})
     return rows
+
+
+def strip_png(strip: dict) -> bytes:
+    """The edit strip (faces × strengths) as one PNG grid carrying its recipe."""
+    from gan.generate import image_grid
+    from gan.recipe import png_with_recipe
+
+    images = strip["images"]                                        # (n, S, H, W, 3)
+    grid = np.asarray(image_grid(images.reshape(-1, *images.shape[2:]), nrow=images.shape[1]))
+    return png_with_recipe(grid, strip["recipe"])
+
+
+def same_pixels(data: bytes, images: np.ndarray, recipe: dict) -> bool | None:
+    """Whether a replayed recipe gives exactly the pixels of the uploaded PNG (None for GIF/JSON: not comparable)."""
+    from PIL import Image
+
+    from gan.generate import image_grid
+
+    from gan.untrusted import UntrustedFileError, check_png
+
+    try:
+        check_png(data, max_pixels=4096 * 4096)  # an upload: never decode a declared bomb
+    except UntrustedFileError:
+        return None
+    with Image.open(io.BytesIO(data)) as im:
+        have = np.asarray(im.convert("RGB"))
+    ncol = len(recipe.get("strengths", [])) or len(images)
+    return bool(np.array_equal(have, np.asarray(image_grid(images, nrow=ncol))))

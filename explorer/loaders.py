@@ -236,11 +236,31 @@ def edit_card(path: str, mtime: float, clf_path: str, clf_mtime: float, _directi
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def edit_strip(path: str, mtime: float, _direction, direction_key: tuple, n: int, seed: int,
-               strengths: tuple[float, ...]) -> np.ndarray:
-    """Faces (n, S, H, W, 3) uint8: n fixed faces, each edited at every strength (toward the attribute)."""
-    from gan.edits import edit_strip as strip
+               strengths: tuple[float, ...]) -> dict:
+    """n fixed faces edited at every strength, rendered from their recipe (gan.recipe) so the exported PNG replays
+    bit for bit: {"images": (n, S, H, W, 3) uint8, "recipe": dict}."""
+    from gan.edits import sample_faces
+    from gan.recipe import make, render
 
-    return strip(_generator(path, mtime), _direction, n, seed, strengths)
+    gen = _generator(path, mtime)
+    faces = sample_faces(gen, n, seed)
+    recipe = make("direction", gen.checkpoint_id, space=_direction.space, z=faces.z, c=faces.c, w=faces.w,
+                  direction=_direction.vector, sigma=_direction.sigma, strengths=list(strengths),
+                  attribute=_direction.attribute, method=_direction.method)
+    images = render(gen, recipe)
+    return {"images": images.reshape(n, len(strengths), *images.shape[1:]), "recipe": recipe}
+
+
+@st.cache_data(show_spinner="Replaying the recipe…", max_entries=16)
+def replay(path: str, mtime: float, data: bytes) -> dict:
+    """Images of the recipe embedded in an exported PNG/GIF; {"error": …} when it cannot be replayed here."""
+    from gan.recipe import RecipeError, read_recipe, render
+
+    try:
+        recipe = read_recipe(data)
+        return {"recipe": recipe, "images": render(_generator(path, mtime), recipe)}
+    except RecipeError as e:
+        return {"error": str(e)}
 
 
 @st.cache_data(show_spinner="Measuring what this latent space changes…", max_entries=32)
@@ -265,6 +285,7 @@ def style_mix(path: str, mtime: float, src_z: np.ndarray, src_c: np.ndarray, dst
     source i (gan.style_generator.style_mix_grid); corner blank."""
     import torch
 
+    from gan.pixels import tensor_to_images as to8
     from gan.style_generator import style_mix_grid
 
     G = _generator(path, mtime).G
@@ -276,7 +297,6 @@ def style_mix(path: str, mtime: float, src_z: np.ndarray, src_c: np.ndarray, dst
         cells = style_mix_grid(G, ws_src, ws_dst, list(layers))                           # (S, T, 3, R, R)
         edge_src = G.synthesis(G.broadcast(ws_src))
         edge_dst = G.synthesis(G.broadcast(ws_dst))
-    to8 = lambda x: (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(*range(x.ndim - 3), -2, -1, -3).cpu().numpy()  # noqa: E731
     S, T = len(src_z), len(dst_z)
     R = G.img_resolution
     out = np.zeros((S + 1, T + 1, R, R, 3), np.uint8)

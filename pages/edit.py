@@ -1,7 +1,7 @@
 """Edit: attribute directions in the latent space the checkpoint offers (W by default), each with its report card."""
 import streamlit as st
 
-from explorer import loaders, widgets
+from explorer import edit_view, loaders, widgets
 from explorer.edit_view import (OFF_TARGET_LIMIT, SPACE_NAMES, card_figure, card_rows, off_target_figure,
                                 space_sentence)
 
@@ -66,8 +66,27 @@ st.caption(f"Measured by the attribute classifier on {n_card} faces not used to 
            f"{n_build} building faces along the direction; the chosen strength is the smallest reaching 70% flips.")
 
 st.subheader("On four faces")
-strip = loaders.edit_strip(model.path, model.mtime, d, (target, space, d.method, int(n_build)), 4, 7,
-                           (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0))
-cols = st.columns(6)
-for j, a in enumerate((-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)):
-    cols[j].image([strip[i, j] for i in range(len(strip))], caption=[f"{a:+g}"] * len(strip), width=96)
+strip_strengths = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+strip = loaders.edit_strip(model.path, model.mtime, d, (target, space, d.method, int(n_build)), 4, 7, strip_strengths)
+cols = st.columns(len(strip_strengths))
+for j, a in enumerate(strip_strengths):
+    cols[j].image([strip["images"][i, j] for i in range(len(strip["images"]))], caption=[f"{a:+g}"] * 4, width=96)
+st.download_button("Download the strip (PNG with its recipe)", edit_view.strip_png(strip), key="edit_dl",
+                   file_name=f"edit_{target}_{space}.png", mime="image/png",
+                   help="The PNG carries a JSON recipe (checkpoint id, z / c / w of each face, the direction, the "
+                        "strengths); importing it below replays the same pixels.")
+
+st.subheader("Replay a recipe")
+up = st.file_uploader("A PNG or GIF exported by this app", type=["png", "gif", "json"], key="edit_replay",
+                      max_upload_size=16)
+if up is not None:
+    data = up.getvalue()
+    out = loaders.replay(model.path, model.mtime, data)
+    if "error" in out:
+        st.error(out["error"])
+    else:
+        st.image(list(out["images"]), width=64)
+        same = edit_view.same_pixels(data, out["images"], out["recipe"])
+        st.caption(f"{len(out['images'])} images from a {out['recipe']['kind']} recipe of checkpoint "
+                   f"`{out['recipe']['checkpoint_id']}`" + ("" if same is None else
+                   f" · identical to the file's pixels: {'yes' if same else 'NO'}"))
