@@ -9,11 +9,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import jobs
+from gan.metrics.conditioning import PROXY_LABEL
 from gan.records import read_jsonl
 
 STATE_ICONS = {"running": ":material/autorenew:", "finished": ":material/check_circle:",
                "stopped": ":material/pause_circle:", "failed": ":material/error:"}
-PROXY_NAME = "classifier-feature Fréchet distance (proxy, not FID)"
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -128,7 +128,7 @@ def latest_grid(grids: list[tuple[int, Path]]) -> tuple[int, bytes] | None:
 
 def latest_metrics(folder: Path) -> dict:
     """The newest evaluation recorded in the run's metrics.jsonl (flat metrics with their step), {} if none."""
-    entries = read_jsonl(Path(folder) / "metrics.jsonl")
+    entries = [e for e in read_jsonl(Path(folder) / "metrics.jsonl") if e.get("kind") != "live"]  # live: own panel
     if not entries:
         return {}
     last = entries[-1]
@@ -203,14 +203,34 @@ def _actions(info: jobs.RunInfo) -> None:
     c3.caption(f"Checkpoint: `{info.checkpoint}` — listed in the sidebar picker of every page.")
 
 
+def _live_variety(info: jobs.RunInfo) -> None:
+    """The trainer's own live measurements (every --metrics-every steps): variety and accuracy lines, latest PCA."""
+    from explorer.live_view import live_figure, live_records, pca_figure
+
+    records = live_records(info.path)
+    if not records:
+        st.caption("No live variety measurements yet (the trainer writes one every `--metrics-every` steps).")
+        return
+    last = records[-1]
+    c1, c2 = st.columns([3, 2])
+    c1.plotly_chart(live_figure(records), key="trn_live_fig")
+    pca = pca_figure(last)
+    if pca is not None:
+        c2.plotly_chart(pca, key="trn_live_pca")
+    if last.get("intra_condition_diversity_ratio", 1.0) < 0.3:
+        st.warning(f"Collapse warning: at step {last['step']} faces with one condition vary only "
+                   f"{last['intra_condition_diversity_ratio']:.0%} as much as real faces with the same labels.")
+
+
 def _live_metrics(info: jobs.RunInfo) -> None:
+    _live_variety(info)
     m = latest_metrics(info.path)
     if m:
         c = st.columns(3)
         c[0].metric("evaluated at step", m.get("step", "?"))
         c[1].metric("attribute balanced accuracy", _num(m.get("attr_balanced_accuracy_mean")),
                     help="classifier's reading of generated faces vs the requested attributes, mean over attributes")
-        c[2].metric(PROXY_NAME, _num(m.get("proxy_fd_classifier"), ".2f"),
+        c[2].metric(PROXY_LABEL, _num(m.get("proxy_fd_classifier"), ".2f"),
                     help="Fréchet distance in the attribute classifier's feature space — a cheap proxy, not FID; "
                          "only comparable between runs judged by the same classifier")
     if not info.has_checkpoint:

@@ -132,3 +132,22 @@ def test_half_written_grid_falls_back_to_the_previous_one(tmp_path):
     assert fmt_duration(65) == "1 m 05 s" and fmt_duration(None) == "—"
     rows = guard_rows([{"step": 50, "guard": [{"guard": "restore", "network": "D", "loss": 7.1, "restored_from_step": 25}]}])
     assert rows[0]["step"] == 50 and rows[0]["network"] == "D" and rows[0]["restored from step"] == 25
+
+
+def test_live_variety_panel_plots_the_trainers_measurements(page):
+    """A finished run whose trainer measured variety every 2 steps: the page plots those lines and the latent PCA."""
+    from gan.models import ModelConfig
+    from gan.train import TrainConfig, train
+
+    out = paths.runs_dir() / "liverun"
+    train(TrainConfig(data="synthetic:200", size=32, steps=4, batch=8, metrics_every=2, sample_every=2, ckpt_every=2,
+                      log_every=1, out=str(out), progress=False, model=ModelConfig(ngf=8, ndf=8)))
+    at = page
+    at.run()
+    at.selectbox(key="trn_selected").set_value("liverun").run()
+    ok(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 4, len(charts)  # losses, D outputs, live variety, live PCA
+    live = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in live] == [2, 4] and all("intra_condition_diversity_ratio" in r for r in live)
+    assert any(w.value.startswith("Collapse warning") for w in at.warning) == (live[-1]["intra_condition_diversity_ratio"] < 0.3)
