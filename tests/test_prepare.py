@@ -74,11 +74,11 @@ def test_interrupted_prepare_resumes_from_finished_chunks(tmp_path, monkeypatch)
     real = prep._process_chunk
     calls = []
 
-    def flaky(src, start, stop, on_item=None):
+    def flaky(src, start, stop, *args, **kwargs):
         if len(calls) == 2:
             raise KeyboardInterrupt("simulated interruption")
         calls.append(start)
-        return real(src, start, stop, on_item)
+        return real(src, start, stop, *args, **kwargs)
 
     monkeypatch.setattr(prep, "_process_chunk", flaky)
     with pytest.raises(KeyboardInterrupt):
@@ -88,7 +88,7 @@ def test_interrupted_prepare_resumes_from_finished_chunks(tmp_path, monkeypatch)
     assert sorted(p.name for p in partial.glob("chunk_*.npz")) == ["chunk_00000.npz", "chunk_00001.npz"]
 
     calls.clear()
-    monkeypatch.setattr(prep, "_process_chunk", lambda src, start, stop, on_item=None: (calls.append(start), real(src, start, stop, on_item))[1])
+    monkeypatch.setattr(prep, "_process_chunk", lambda src, start, stop, *a, **k: (calls.append(start), real(src, start, stop, *a, **k))[1])
     cache = prepare(f"folder:{root}", size=8, out=out, chunk_size=3, progress=False)
     assert calls == [6, 9]                       # only the unfinished chunks ran
     assert cache.manifest["resumed_chunks"] == 2 and len(cache) == 10
@@ -96,6 +96,19 @@ def test_interrupted_prepare_resumes_from_finished_chunks(tmp_path, monkeypatch)
     fresh = prepare(f"folder:{root}", size=8, out=tmp_path / "fresh", chunk_size=3, progress=False)
     np.testing.assert_array_equal(np.asarray(cache.images), np.asarray(fresh.images))
     assert cache.ids == fresh.ids and np.array_equal(cache.split, fresh.split)
+
+
+def test_worker_pool_matches_in_process_and_compacts_skips(tmp_path, monkeypatch):
+    """Two spawned workers over 2-row chunks (skips inside chunks, rows moved down) give the in-process cache."""
+    root = make_celeba_official(tmp_path / "celeba")
+    one = prepare(f"celeba:{root}", size=16, out=tmp_path / "one", chunk_size=2, progress=False, workers=1)
+    monkeypatch.setattr(prep, "MIN_POOL_ITEMS", 0)
+    two = prepare(f"celeba:{root}", size=16, out=tmp_path / "two", chunk_size=2, progress=False, workers=2)
+    assert two.manifest["workers"] == 2 and one.manifest["workers"] == 1
+    np.testing.assert_array_equal(np.asarray(one.images), np.asarray(two.images))
+    assert one.ids == two.ids and np.array_equal(one.attrs, two.attrs) and one.fingerprint == two.fingerprint
+    assert one.manifest["skipped"] == two.manifest["skipped"]
+    assert (two.root / "images.npy").stat().st_size == 128 + len(two) * 16 * 16 * 3  # header + kept rows only
 
 
 def test_prepare_synthetic_subset_and_index_split(tmp_path):

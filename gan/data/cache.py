@@ -42,10 +42,17 @@ def fingerprint_arrays(images: np.ndarray, attrs: np.ndarray, ids: list[str], ex
     return h.hexdigest()[:16]
 
 
-def write_cache(out_dir: str | Path, images: np.ndarray, attrs: np.ndarray, split: np.ndarray,
+def write_cache(out_dir: str | Path, images: np.ndarray | Path, attrs: np.ndarray, split: np.ndarray,
                 ids: list[str], manifest: dict[str, Any]) -> Path:
-    """Write a complete cache atomically (temp folder + rename); returns the folder path."""
+    """Write a complete cache atomically (temp folder + rename); returns the folder path.
+
+    `images` is an array, or the path of a finished (N, H, W, 3) uint8 .npy file on the same file system, which is
+    moved in rather than copied (prepare's memory-mapped output: nothing is read into RAM)."""
     out_dir = Path(out_dir)
+    images_file = None
+    if isinstance(images, (str, Path)):
+        images_file = Path(images)
+        images = np.load(images_file, mmap_mode="r", allow_pickle=False)
     n = len(images)
     if not (len(attrs) == len(split) == len(ids) == n):
         raise CacheError(f"Inconsistent lengths: images {n}, attrs {len(attrs)}, split {len(split)}, ids {len(ids)}")
@@ -57,7 +64,10 @@ def write_cache(out_dir: str | Path, images: np.ndarray, attrs: np.ndarray, spli
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        np.save(tmp / "images.npy", images)
+        if images_file is not None:
+            os.replace(images_file, tmp / "images.npy")  # the open memmap follows the file (same inode)
+        else:
+            np.save(tmp / "images.npy", images)
         np.save(tmp / "attrs.npy", attrs.astype(np.uint8))
         np.save(tmp / "split.npy", split.astype(np.uint8))
         (tmp / "ids.json").write_text(json.dumps(list(ids)))

@@ -2,13 +2,17 @@
 
 Specs: `synthetic[:N]` (built-in renderer, default 20000 faces, seed 0), `celeba:PATH` (official or Kaggle
 layout), `folder:PATH` (images + attribute CSV), `cache:DIR` (an already prepared cache).
-Work is done in chunks saved beside the output in `.NAME.partial-FINGERPRINT/`; an interrupted run
-picks up the finished chunks, and the cache is assembled and written atomically at the end.
+Work is done in chunks of rows, decoded on all cores by a process pool (in-process for small jobs). Each chunk's
+pixels go straight into a memory-mapped `images.npy` in `.NAME.partial-FINGERPRINT/` beside the output, at the
+chunk's own rows, and a small `chunk_NNNNN.npz` (kept rows, labels, skips) marks it finished; an interrupted run
+redoes only chunks without that marker. At the end the kept rows are compacted in place (when images were
+skipped) and the file is moved into the cache, so memory stays flat in the number of images and their size.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -31,6 +35,9 @@ SYNTHETIC_COUNT = 20000     # faces in `synthetic` without :N
 MAX_SYNTHETIC_COUNT = 1_000_000  # at most this many synthetic faces (~12 GB at 64 px)
 SYNTHETIC_SEED = 0
 CHUNK_SIZE = 2048           # images per resumable chunk
+WRITE_ROWS = 64             # rows a worker decodes before writing them to the image file (bounds its memory)
+MIN_POOL_ITEMS = 4096       # smaller jobs run in-process (starting worker processes costs ~1 s)
+PARTIAL_FORMAT = 2          # layout of the partial folder (2: one images.npy + per-chunk markers)
 PREPARE_VERSION = 1         # bump when processing changes, so old caches are rebuilt
 KINDS = ("synthetic", "celeba", "folder", "cache")
 
@@ -186,52 +193,113 @@ def default_out(spec: DataSpec, size: int = DEFAULT_SIZE, attrs: list[str] | Non
 
 # ---------------------------------------------------------------- chunked processing
 
-def _process_chunk(src: _Source, start: int, stop: int, on_item=None) -> dict[str, Any]:
-    """Decode + crop items [start, stop): returns kept images (n, H, W, 3) uint8, their item indices, skips."""
-    size = src.size
-    if src.table is None:  # synthetic: already framed faces from the renderer
-        synthetic = _synthetic_module()
-        images, attrs = synthetic.render_batch(SYNTHETIC_SEED, start, stop - start, size)  # (n,H,W,3), (n,K)
-        if on_item is not None:
-            on_item(stop - start)
-        return dict(images=np.ascontiguousarray(images, dtype=np.uint8),
-                    attrs=np.asarray(attrs, dtype=np.uint8)[:, src.columns],
-                    keep=np.arange(start, stop, dtype=np.int64), skipped=[])
-    table = src.table
-    skipped: list[tuple[int, str, str]] = []   # (item index, reason, detail)
-    out, keep = [], []
-    # Sub-batches bound memory (only a few full-size photos decoded at once) and feed MTCNN in batches.
-    step = cropping.DETECT_BATCH if cropping.uses_mtcnn(src.crop) else 1
-    for b0 in range(start, stop, step):
-        decoded: list[tuple[int, Any]] = []
-        for i in range(b0, min(stop, b0 + step)):
-            try:
-                decoded.append((i, open_image(table.paths[i])))
-            except ImageFileError as e:
-                skipped.append((i, e.reason, e.detail))
-        faces = None
-        if cropping.uses_mtcnn(src.crop) and decoded:
-            faces = cropping.detect_faces_batch([im for _, im in decoded])
-        for k, (i, im) in enumerate(decoded):
-            face_img = cropping.crop_image(im, src.crop, size, faces[k] if faces is not None else None)
-            if face_img is None:
-                skipped.append((i, "no face found", ""))
-                continue
-            out.append(np.asarray(face_img.convert("RGB"), dtype=np.uint8))
-            keep.append(i)
-        if on_item is not None:
-            on_item(min(stop, b0 + step) - b0)
-    keep_arr = np.asarray(keep, dtype=np.int64)
-    images = np.stack(out) if out else np.zeros((0, size, size, 3), np.uint8)
-    return dict(images=images, attrs=table.attrs[keep_arr] if len(keep) else table.attrs[:0],
-                keep=keep_arr, skipped=sorted(skipped))
+@dataclass(frozen=True)
+class _ChunkJob:
+    """What a worker needs for rows [start, stop): only this chunk's file paths travel, not the whole table."""
+
+    start: int
+    stop: int
+    size: int
+    crop: str
+    paths: list[str] | None       # image files of the chunk; None for the synthetic renderer
+    images_file: str              # the partial images.npy (N, H, W, 3) uint8
+    data_offset: int              # byte offset of row 0 in that file
+
+
+def _render_rows(job: _ChunkJob, on_rows=None):
+    """Yield (rows (n, H, W, 3) uint8, their item indices, synthetic labels or None) in groups of WRITE_ROWS,
+    and collect skips in the returned list: (item index, reason, detail)."""
+    skipped: list[tuple[int, str, str]] = []
+
+    def groups():
+        if job.paths is None:  # synthetic: already framed faces from the renderer
+            synthetic = _synthetic_module()
+            for b0 in range(job.start, job.stop, WRITE_ROWS):
+                n = min(job.stop, b0 + WRITE_ROWS) - b0
+                images, labels = synthetic.render_batch(SYNTHETIC_SEED, b0, n, job.size)  # (n,H,W,3), (n,K)
+                yield images, np.arange(b0, b0 + n, dtype=np.int64), labels
+                if on_rows is not None:
+                    on_rows(n)
+            return
+        # Sub-batches bound memory (a few full-size photos decoded at once) and feed MTCNN in batches.
+        step = cropping.DETECT_BATCH if cropping.uses_mtcnn(job.crop) else WRITE_ROWS
+        for b0 in range(job.start, job.stop, step):
+            decoded: list[tuple[int, Any]] = []
+            for i in range(b0, min(job.stop, b0 + step)):
+                try:
+                    decoded.append((i, open_image(job.paths[i - job.start])))
+                except ImageFileError as e:
+                    skipped.append((i, e.reason, e.detail))
+            faces = None
+            if cropping.uses_mtcnn(job.crop) and decoded:
+                faces = cropping.detect_faces_batch([im for _, im in decoded])
+            out, keep = [], []
+            for k, (i, im) in enumerate(decoded):
+                face_img = cropping.crop_image(im, job.crop, job.size, faces[k] if faces is not None else None)
+                if face_img is None:
+                    skipped.append((i, "no face found", ""))
+                    continue
+                out.append(np.asarray(face_img.convert("RGB"), dtype=np.uint8))
+                keep.append(i)
+            if out:
+                yield np.stack(out), np.asarray(keep, np.int64), None
+            if on_rows is not None:
+                on_rows(min(job.stop, b0 + step) - b0)
+
+    return groups(), skipped
+
+
+def _run_chunk(job: _ChunkJob, on_rows=None) -> dict[str, Any]:
+    """Decode + crop one chunk and write its kept rows to the image file at rows start, start+1, … (in a worker
+    process or in-process). Returns the kept item indices, synthetic labels (else None) and the skips."""
+    row_bytes = job.size * job.size * 3
+    groups, skipped = _render_rows(job, on_rows)
+    keep, labels = [], []
+    fd = os.open(job.images_file, os.O_WRONLY)
+    try:
+        pos = job.start
+        for rows, idx, lab in groups:
+            os.pwrite(fd, np.ascontiguousarray(rows, dtype=np.uint8).tobytes(), job.data_offset + pos * row_bytes)
+            pos += len(rows)
+            keep.append(idx)
+            if lab is not None:
+                labels.append(lab)
+    finally:
+        os.close(fd)
+    return dict(keep=np.concatenate(keep) if keep else np.zeros(0, np.int64),
+                labels=np.concatenate(labels) if labels else None, skipped=sorted(skipped))
+
+
+def _worker_init() -> None:
+    """Worker processes: one torch thread each (MTCNN), so N workers use N cores, not N × cores."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def _job(src: _Source, start: int, stop: int, images_file: Path, data_offset: int) -> _ChunkJob:
+    paths = None if src.table is None else [str(p) for p in src.table.paths[start:stop]]
+    return _ChunkJob(start, stop, src.size, src.crop, paths, str(images_file), data_offset)
+
+
+def _chunk_result(src: _Source, raw: dict[str, Any]) -> dict[str, Any]:
+    """A worker's answer → the chunk marker's content: kept indices, their labels (N_kept, K) uint8, skips."""
+    keep = raw["keep"]
+    if src.table is None:
+        attrs = np.asarray(raw["labels"], np.uint8)[:, src.columns]
+    else:
+        attrs = src.table.attrs[keep] if len(keep) else src.table.attrs[:0]
+    return dict(attrs=attrs, keep=keep, skipped=raw["skipped"])
+
+
+def _process_chunk(src: _Source, start: int, stop: int, images_file: Path, data_offset: int,
+                   on_item=None) -> dict[str, Any]:
+    """In-process: decode + crop items [start, stop) into the image file; returns the chunk marker's content."""
+    return _chunk_result(src, _run_chunk(_job(src, start, stop, images_file, data_offset), on_item))
 
 
 def _save_chunk(partial: Path, index: int, result: dict[str, Any]) -> None:
-    """Write one finished chunk atomically (temp name + rename) so a crash never leaves half a chunk."""
+    """Mark one chunk finished (its rows are already in images.npy): atomic, so a crash never leaves half a marker."""
     with atomic_write(partial / f"chunk_{index:05d}.npz") as f:
-        np.savez(f, images=result["images"], attrs=result["attrs"], keep=result["keep"],
-                 skipped=np.array(json.dumps(result["skipped"])))
+        np.savez(f, attrs=result["attrs"], keep=result["keep"], skipped=np.array(json.dumps(result["skipped"])))
 
 
 def _load_chunk(partial: Path, index: int) -> dict[str, Any] | None:
@@ -240,9 +308,75 @@ def _load_chunk(partial: Path, index: int) -> dict[str, Any] | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            return dict(images=z["images"], attrs=z["attrs"], keep=z["keep"], skipped=json.loads(str(z["skipped"])))
-    except (OSError, ValueError, KeyError):  # damaged chunk: redo it
+            return dict(attrs=z["attrs"], keep=z["keep"], skipped=json.loads(str(z["skipped"])))
+    except (OSError, ValueError, KeyError):  # damaged marker: redo the chunk
         return None
+
+
+def _images_file(partial: Path, count: int, size: int) -> tuple[Path, int]:
+    """The partial (count, size, size, 3) uint8 images.npy (sparse on creation) and its data offset; a file of
+    another shape (or an unreadable one) is recreated and every chunk marker dropped."""
+    path = partial / "images.npy"
+    shape = (count, size, size, 3)
+    try:
+        with open(path, "rb") as f:
+            _, got, dtype, offset = _npy_header(f)
+        if tuple(got) == shape and dtype == np.uint8 and path.stat().st_size == offset + int(np.prod(shape)):
+            return path, offset
+    except (OSError, ValueError):
+        pass
+    for marker in partial.glob("chunk_*.npz"):
+        marker.unlink()
+    mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    offset = mm.offset
+    del mm
+    return path, offset
+
+
+def _npy_header(f) -> tuple[tuple[int, int], tuple[int, ...], np.dtype, int]:
+    """(version, shape, dtype, data offset) of an open .npy file."""
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(f)
+    return version, tuple(shape), dtype, f.tell()
+
+
+def _compact(path: Path, data_offset: int, row_bytes: int, moves: list[tuple[int, int, int]], n: int) -> None:
+    """Move row blocks (src row, dst row, rows) down (dst ≤ src, in order), then rewrite the .npy header for n rows
+    (padded to its old length) and truncate: the file becomes a valid (n, H, W, 3) array. Plain reads and writes
+    of ≤ 64 MB, so memory stays flat."""
+    block = max(1, (64 << 20) // row_bytes)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        for src_row, dst_row, rows in moves:
+            if src_row == dst_row:
+                continue
+            for k in range(0, rows, block):
+                m = min(block, rows - k)
+                buf = os.pread(fd, m * row_bytes, data_offset + (src_row + k) * row_bytes)
+                os.pwrite(fd, buf, data_offset + (dst_row + k) * row_bytes)
+        with open(path, "rb") as f:
+            version, shape, _, _ = _npy_header(f)
+        header = repr({"descr": "|u1", "fortran_order": False, "shape": (n,) + tuple(shape[1:])})
+        magic = np.lib.format.magic(*version)
+        length_bytes = 2 if version == (1, 0) else 4
+        room = data_offset - len(magic) - length_bytes
+        text = header.ljust(room - 1) + "\n"
+        if len(text) != room:  # cannot happen: a shorter shape never needs more characters
+            raise CacheError("npy header does not fit")
+        os.pwrite(fd, magic + room.to_bytes(length_bytes, "little") + text.encode("latin1"), 0)
+        os.ftruncate(fd, data_offset + n * row_bytes)
+    finally:
+        os.close(fd)
+
+
+def pool_workers(todo_items: int, todo_chunks: int, workers: int | None = None) -> int:
+    """Worker processes for a job: `workers` or GAN_PREPARE_WORKERS when given, else every core this process may use
+    for jobs of MIN_POOL_ITEMS or more (1, in-process, below); never more than the chunks left to do."""
+    explicit = workers or int(os.environ.get("GAN_PREPARE_WORKERS", "0") or 0)
+    if not explicit and todo_items < MIN_POOL_ITEMS:
+        return 1
+    return max(1, min(int(explicit or len(os.sched_getaffinity(0))), todo_chunks))
 
 
 def _open_if_current(out: Path, quick_key: str) -> FaceCache | None:
@@ -261,8 +395,9 @@ def _open_if_current(out: Path, quick_key: str) -> FaceCache | None:
 
 def prepare(spec: str | DataSpec, size: int = DEFAULT_SIZE, attrs: list[str] | None = None, crop: str | None = None,
             out: str | Path | None = None, progress: bool = True, force: bool = False,
-            chunk_size: int = CHUNK_SIZE) -> FaceCache:
-    """Build (or reuse, when unchanged and not `force`) the cache for a dataset spec and return it opened."""
+            chunk_size: int = CHUNK_SIZE, workers: int | None = None) -> FaceCache:
+    """Build (or reuse, when unchanged and not `force`) the cache for a dataset spec and return it opened.
+    workers: decoding processes (default GAN_PREPARE_WORKERS, else every usable core; small jobs run in-process)."""
     spec = parse_spec(spec)
     if spec.kind == "cache":
         return FaceCache.open(spec.path)
@@ -284,62 +419,79 @@ def prepare(spec: str | DataSpec, size: int = DEFAULT_SIZE, attrs: list[str] | N
 
     # Chunks of finished work live beside the output, keyed by the source fingerprint.
     fingerprint = src.source_fingerprint()
-    partial = out.parent / f".{out.name}.partial-{fingerprint}-c{chunk_size}"
+    partial = out.parent / f".{out.name}.partial-{fingerprint}-c{chunk_size}-v{PARTIAL_FORMAT}"
     partial.mkdir(parents=True, exist_ok=True)
+    images_file, data_offset = _images_file(partial, src.count, src.size)  # (count, H, W, 3), rows by item index
     n_chunks = (src.count + chunk_size - 1) // chunk_size
+    bounds = [(c * chunk_size, min(src.count, (c + 1) * chunk_size)) for c in range(n_chunks)]
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=src.count, desc=f"prepare {spec.kind}", unit="img", file=sys.stderr)
-    reused = 0
-    chunks: list[dict[str, Any]] = []
-    for c in range(n_chunks):
-        start, stop = c * chunk_size, min(src.count, (c + 1) * chunk_size)
+    chunks: dict[int, dict[str, Any]] = {}
+    for c in range(n_chunks):  # finished chunks (their markers) are reused, never redone
         result = _load_chunk(partial, c)
-        if result is None:
-            result = _process_chunk(src, start, stop, bar.update if bar is not None else None)
-            _save_chunk(partial, c, result)
-        else:
-            reused += 1
+        if result is not None:
+            chunks[c] = result
             if bar is not None:
-                bar.update(stop - start)
-        chunks.append(dict(keep=result["keep"], skipped=result["skipped"], n=len(result["keep"])))
-        del result
+                bar.update(bounds[c][1] - bounds[c][0])
+    reused = len(chunks)
+    todo = [c for c in range(n_chunks) if c not in chunks]
+    workers = pool_workers(sum(bounds[c][1] - bounds[c][0] for c in todo), len(todo), workers)
+    if workers <= 1:
+        for c in todo:
+            chunks[c] = _process_chunk(src, *bounds[c], images_file, data_offset, bar.update if bar is not None else None)
+            _save_chunk(partial, c, chunks[c])
+    else:  # decode on all cores: each worker writes its chunk's rows, this process writes the markers
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init) as pool:
+            try:
+                pending = {pool.submit(_run_chunk, _job(src, *bounds[c], images_file, data_offset)): c for c in todo}
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        c = pending.pop(fut)
+                        chunks[c] = _chunk_result(src, fut.result())
+                        _save_chunk(partial, c, chunks[c])
+                        if bar is not None:
+                            bar.update(bounds[c][1] - bounds[c][0])
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     if bar is not None:
         bar.close()
 
-    # Assemble: images go through a memory-mapped file so 200k faces never sit twice in RAM.
-    n = sum(ch["n"] for ch in chunks)
+    # Assemble in place: kept rows move down over skipped ones; labels and ids are small and sit in RAM.
+    order = [chunks[c] for c in range(n_chunks)]
+    n = sum(len(ch["keep"]) for ch in order)
     if n == 0:
         shutil.rmtree(partial, ignore_errors=True)
         raise DatasetError(f"No usable images in {spec}: "
-                           + ", ".join(f"{k} ×{v}" for k, v in _skips(src, chunks).as_dict().items()))
-    images = np.lib.format.open_memmap(partial / "assembled_images.npy", mode="w+", dtype=np.uint8,
-                                       shape=(n, src.size, src.size, 3))  # (N, H, W, 3)
-    attrs_all = np.zeros((n, len(src.attribute_names)), np.uint8)      # (N, K)
-    keep_all = np.zeros(n, np.int64)
-    pos = 0
-    for c, ch in enumerate(chunks):
-        with np.load(partial / f"chunk_{c:05d}.npz", allow_pickle=False) as z:
-            images[pos:pos + ch["n"]] = z["images"]
-            attrs_all[pos:pos + ch["n"]] = z["attrs"]
-        keep_all[pos:pos + ch["n"]] = ch["keep"]
-        pos += ch["n"]
+                           + ", ".join(f"{k} ×{v}" for k, v in _skips(src, order).as_dict().items()))
+    moves, pos = [], 0
+    for (start, _), ch in zip(bounds, order):
+        moves.append((start, pos, len(ch["keep"])))
+        pos += len(ch["keep"])
+    if n != src.count:
+        _compact(images_file, data_offset, src.size * src.size * 3, moves, n)
+    attrs_all = np.concatenate([ch["attrs"] for ch in order]).astype(np.uint8).reshape(n, len(src.attribute_names))  # (N, K)
+    keep_all = np.concatenate([ch["keep"] for ch in order]).astype(np.int64)                                      # (N,)
     if src.table is None:
         split = (keep_all % 20 >= 18).astype(np.uint8) + (keep_all % 20 == 19).astype(np.uint8)  # 18/20 train, 1 val, 1 test
         ids = [f"synthetic:{SYNTHETIC_SEED}:{i}" for i in keep_all]
     else:
         split = src.table.split[keep_all]
         ids = [src.table.ids[i] for i in keep_all]
-    problems = _skips(src, chunks)
+    problems = _skips(src, order)
     manifest = dict(source=str(spec), layout=src.layout, crop=src.crop, size=src.size,
                     attribute_names=list(src.attribute_names), count=n, skipped=problems.as_dict(),
                     skipped_examples=problems.examples, notes=src.notes, source_fingerprint=fingerprint,
                     quick_key=quick, split_source=src.table.split_source if src.table else "index 90/5/5",
                     settings=src.settings, prepared=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                    resumed_chunks=reused)
-    write_cache(out, images, attrs_all, split, ids, manifest)
-    del images
+                    resumed_chunks=reused, processed_chunks=len(todo), workers=workers)
+    write_cache(out, images_file, attrs_all, split, ids, manifest)  # moves the file in: no copy
     for old in out.parent.glob(f".{out.name}.partial-*"):  # this run's and any stale ones (source changed)
         shutil.rmtree(old, ignore_errors=True)
     return FaceCache.open(out)
@@ -381,6 +533,8 @@ def add_cli(subparsers) -> None:
                         "mtcnn-face (tight face box), mtcnn-context (face box plus margin), none (synthetic)")
     p.add_argument("--out", type=ct.output_dir, default=None, help="cache folder (default: under the workspace cache/, named from the settings)")
     p.add_argument("--force", action="store_true", help="rebuild even when an up-to-date cache exists")
+    p.add_argument("--workers", type=ct.int_range(1, 256), default=None,
+                   help="decoding processes (default: GAN_PREPARE_WORKERS, else every usable core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cli)
 
@@ -390,7 +544,7 @@ def _cli(args) -> int:
     t0 = time.time()
     try:
         cache = prepare(args.data, size=args.size, attrs=attrs, crop=args.crop, out=args.out,
-                        progress=not args.no_progress, force=args.force)
+                        progress=not args.no_progress, force=args.force, workers=args.workers)
     except (DatasetError, CacheError, ValueError, OSError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
