@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
 import numpy as np
 import torch
@@ -29,11 +30,37 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def configure_threads(n: int | None = None) -> None:
-    """Limit intra-op threads (e.g. GAN_THREADS=1 in tests running side by side)."""
-    n = n or int(os.environ.get("GAN_THREADS", "0") or 0)
-    if n > 0:
-        torch.set_num_threads(n)
+def busy_cores(interval: float = 0.1) -> float:
+    """Cores kept busy by other work: the non-idle share of two /proc/stat readings `interval` seconds apart (this
+    process sleeps in between, so it does not count itself) times the machine's CPU count; 0.0 without /proc/stat.
+    Instantaneous, unlike the load average, which lags by a minute and counts this tool's own previous run."""
+    def read() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]    # user nice system idle iowait irq softirq steal …
+        return sum(v[:8]) - v[3] - v[4], sum(v[:8])           # (busy, total) jiffies; niced work counts as busy
+    try:
+        b0, t0 = read()
+        time.sleep(interval)
+        b1, t1 = read()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return (b1 - b0) / max(t1 - t0, 1) * (os.cpu_count() or 1)
+
+
+def default_threads(cores: int | None = None, busy: float | None = None) -> int:
+    """Torch threads when GAN_THREADS is unset: the usable cores not already busy (at least 1). On a quiet 2-core
+    machine that is 2; beside one CPU-bound process it is 1, since a 2-thread op waits for its descheduled thread
+    (measured up to 16x slower than 1 thread; BENCHMARKS.md, thread defaults)."""
+    cores = cores or len(os.sched_getaffinity(0))
+    busy = busy_cores() if busy is None else busy
+    return max(1, min(cores, round(cores - busy)))
+
+
+def configure_threads(n: int | None = None) -> int:
+    """Set torch's intra-op threads: `n`, else GAN_THREADS, else default_threads() (all idle cores); returns it."""
+    n = n or int(os.environ.get("GAN_THREADS", "0") or 0) or default_threads()
+    torch.set_num_threads(n)
+    return n
 
 
 def app_device() -> torch.device:

@@ -82,8 +82,9 @@ def image_grid(images: np.ndarray, nrow: int, pad: int = 2, pad_value: int = 0,
 
 def main_generate(args: argparse.Namespace) -> int:
     from gan.checkpoint import CheckpointError, load_generator
-    from gan.device import pick_device
+    from gan.device import configure_threads, pick_device
 
+    configure_threads()  # GAN_THREADS, else the idle cores
     try:
         gen = load_generator(args.ckpt, device=pick_device(args.device))
     except CheckpointError as e:
