@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from gan.atomic import atomic_write
-from gan.paths import workspace_dir
+from gan.paths import REPO_ROOT, workspace_dir
 
 INCEPTION_SIZE = 299
 FEATURES_NAME = "Inception-2048"
@@ -267,14 +267,61 @@ class RealStats:
     source: str
     path: Path
     from_cache: bool
+    shipped: bool = False  # read from the repository's stats/ folder (precomputed for the default dataset)
 
     @property
     def n(self) -> int:
         return len(self.feats)
 
 
+SHIPPED_STATS_DIR = REPO_ROOT / "stats"  # precomputed real statistics for the default dataset (bench/bench_fid_cost.py)
+
+
 def stats_path(fingerprint: str, key: str, n: int) -> Path:
     return workspace_dir() / "fid_stats" / f"{fingerprint}-{key}-n{n}.npz"
+
+
+def shipped_stats_file(fingerprint: str, key: str, n: int) -> Path:
+    """Where shipped statistics for (cache fingerprint, extractor key, n) live: stats/FINGERPRINT-KEY-nN.npz."""
+    return SHIPPED_STATS_DIR / stats_path(fingerprint, key, n).name
+
+
+def real_sample_rows(total: int, n: int, seed: int = 0) -> np.ndarray:
+    """The (n,) sorted cache rows whose features are a dataset's real statistics (a fixed seeded sample)."""
+    return np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
+
+
+def write_shipped_stats(path: Path, feats: np.ndarray, rows: np.ndarray, cache, extractor: InceptionFeatures,
+                        dataset: str) -> None:
+    """Write shipped real statistics: float16 features (n, F) of `rows` of `cache` (mu, sigma, KID, conditional FID
+    and precision/recall are all computed from them; float16 keeps 2000 × 2048 under 10 MB), mu (F,) float32 from
+    the float32 features, and what they were made from: dataset, fingerprint, extractor, resize, sample count."""
+    feats = np.asarray(feats, np.float32)
+    with atomic_write(path) as f:
+        np.savez_compressed(f, feats=feats.astype(np.float16), mu=feats.mean(0), indices=np.asarray(rows, np.int64),
+                            attrs=np.asarray(cache.attrs[rows], np.uint8), n=np.int64(len(feats)),
+                            fingerprint=np.str_(cache.fingerprint), key=np.str_(extractor.key),
+                            source=np.str_(extractor.source), features=np.str_(FEATURES_NAME),
+                            resize=np.str_(RESIZE_NOTE), dataset=np.str_(dataset),
+                            created=np.str_(time.strftime("%Y-%m-%d")))
+
+
+def _shipped_statistics(cache, n: int, extractor: InceptionFeatures, seed: int) -> RealStats | None:
+    """The shipped statistics for exactly this cache (fingerprint), extractor and n (seed 0 sample), else None."""
+    path = shipped_stats_file(cache.fingerprint, extractor.key, n)
+    if seed != 0 or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if (str(z["fingerprint"]) != cache.fingerprint or str(z["key"]) != extractor.key or int(z["n"]) != n
+                    or str(z["resize"]) != RESIZE_NOTE):
+                return None
+            feats, rows = z["feats"].astype(np.float32), z["indices"]
+    except (OSError, ValueError, KeyError):
+        return None
+    mu, sigma = feature_stats(feats)
+    return RealStats(mu, sigma, feats, np.asarray(cache.attrs[rows], np.uint8), rows, cache.fingerprint,
+                     extractor.source, path, True, shipped=True)
 
 
 def real_statistics(cache, n: int, extractor: InceptionFeatures | None = None, batch: int = 50,
@@ -282,7 +329,9 @@ def real_statistics(cache, n: int, extractor: InceptionFeatures | None = None, b
     """Statistics of n real images (a fixed seeded sample of all rows of `cache`, a gan.data.cache.FaceCache).
 
     Stored under workspace/fid_stats/ keyed by the cache fingerprint, the feature source and n, so a
-    changed dataset (new fingerprint) misses and recomputes; the file also records its fingerprint.
+    changed dataset (new fingerprint) misses and recomputes; the file also records its fingerprint. Before computing,
+    the repository's stats/ folder is consulted: the default dataset (synthetic:20000, 64 px) ships the features of
+    its 2000-image sample, so a first FID/KID there runs only the generated side.
     """
     extractor = extractor if extractor is not None else load_inception()
     n = min(int(n), len(cache))
@@ -295,7 +344,11 @@ def real_statistics(cache, n: int, extractor: InceptionFeatures | None = None, b
                                      extractor.source, path, True)
         except (OSError, ValueError, KeyError):
             pass  # damaged or foreign file: recompute below
-    rows = np.sort(np.random.default_rng(seed).choice(len(cache), n, replace=False))
+    if not refresh:
+        shipped = _shipped_statistics(cache, n, extractor, seed)
+        if shipped is not None:
+            return shipped
+    rows = real_sample_rows(len(cache), n, seed)
     feats = extract_features(extractor, cache.images[rows], batch=batch, progress=progress)
     mu, sigma = feature_stats(feats)
     attrs = np.asarray(cache.attrs[rows], np.uint8)
