@@ -27,7 +27,8 @@ import torch
 from bench.report import machine_line, write_section
 from gan import paths
 from gan.generate import generate_images, sample_z
-from gan.project import to_tensor, prepare_photo, project, project_batch
+from gan.pixels import images_to_tensor as to_tensor
+from gan.project import prepare_photo, project, project_batch
 
 HELD_OUT_SEED = 20_261_126  # latents of the generated test faces (training draws its own random z)
 

@@ -72,7 +72,7 @@ def step_flops(cfg, device: torch.device, images: np.ndarray, attrs: np.ndarray)
     return int(counter.get_total_flops())
 
 
-def _synthetic(size: int, n: int, k: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_batch(size: int, n: int, k: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Random uint8 faces-to-be and labels: FLOPs and speed do not depend on pixel content."""
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), rng.integers(0, 2, (n, k), dtype=np.uint8)
@@ -112,7 +112,7 @@ def cmd_flops(args) -> int:
     from gan.train import TrainConfig
 
     device = torch.device(args.device)
-    images, attrs = _synthetic(args.size, max(args.batch, 64))
+    images, attrs = synthetic_batch(args.size, max(args.batch, 64))
     cfg = TrainConfig(batch=args.batch, size=args.size, precision=args.precision)
     flops = step_flops(cfg, device, images, attrs)
     print(json.dumps({"size": args.size, "batch": args.batch, "flops_per_step": flops}))

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from gan.metrics.conditioning import PROXY_LABEL
+
 
 def effect_lines(strengths, probs: np.ndarray, names, target: str | None, title: str = "") -> go.Figure:
     """Classifier P(attribute) along a direction: one line per attribute, the target drawn thick."""
@@ -47,7 +49,7 @@ def grouped_bars(categories, series: dict[str, list[float]], title: str, y_title
 HISTORY_NAMES = {  # legend names: every FID says its features, the proxy says it is one
     "fid": "FID (Inception-2048; counts on hover)", "kid": "KID (Inception-2048)",
     "cfid": "conditional FID within-class (Inception-2048)", "cfid_between": "conditional FID between-class",
-    "proxy_fd_classifier": "classifier-feature Fréchet distance (proxy, not FID)",
+    "proxy_fd_classifier": PROXY_LABEL,
     "attr_balanced_accuracy_mean": "balanced accuracy", "attr_f1_macro": "macro-F1", "attr_accuracy_mean": "plain accuracy",
     "shuffled_floor_balanced_accuracy_mean": "shuffled floor (balanced)", "flip_diagonal_mean": "flip diagonal",
     "flip_offdiagonal_mean": "flip off-diagonal",

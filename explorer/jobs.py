@@ -309,8 +309,9 @@ def start(name: str, settings: dict[str, Any]) -> RunInfo:
         if out.exists() and any(out.iterdir()):
             raise JobError(f"A run named **{out.name}** exists already; choose another name, or resume it.")
         out.mkdir(parents=True, exist_ok=True)
-        defaults = _train_defaults()
-        steps = settings.get("steps", 0 if settings.get("minutes") else defaults.steps)  # the CLI's rule
+        from gan.train_cli import implied_steps
+
+        steps = implied_steps(settings.get("steps"), settings.get("minutes"), _train_defaults().steps)
         _launch(out, cmd, {"steps": int(steps or 0), "minutes": float(settings.get("minutes") or 0.0)})
     return run_info(out)
 

@@ -311,12 +311,6 @@ def block_groups(num_ws: int) -> dict[str, list[int]]:
     return {k: v for k, v in groups(num_ws).items() if v}
 
 
-def clear_all() -> None:
-    """Drop every cache (tests, or after files changed underneath)."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def direction(method: str, z_with: np.ndarray, z_without: np.ndarray, pca_index: int = 0) -> np.ndarray:

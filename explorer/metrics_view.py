@@ -58,11 +58,11 @@ VARIETY_KEYS = ("intra_condition_diversity_ratio", "intra_condition_diversity_ra
 def variety_report(gen, clf, k: int, n: int, seed: int, progress: Callable[[str, int, int], None]) -> dict:
     """Intra-condition diversity (pixels and classifier features) of the generator against real faces with the same
     labels: the renderer's for the synthetic attributes, else the training cache's faces with identical labels."""
-    from gan.metrics.conditioning import _classifier_columns, classify_uint8
+    from gan.metrics.conditioning import classifier_columns, classify_uint8
     from gan.metrics.diversity import RealFacesByLabel, intra_condition_diversity
     from gan.metrics.evaluate import EvalConfig, real_cache
 
-    cols = _classifier_columns(clf, gen.attribute_names)
+    cols = classifier_columns(clf, gen.attribute_names)
     try:
         real = RealFacesByLabel(gen.attribute_names, gen.img_resolution)
     except ValueError:  # not the renderer's attributes: real faces come from the dataset cache
@@ -96,6 +96,8 @@ def history_groups(flat: list[dict]) -> dict[str, list[str]]:
 
 def distance_rows(r: dict) -> list[dict]:
     """Table rows: every FID labelled with its features and counts; the proxy labelled as a proxy, never as FID."""
+    from gan.metrics.conditioning import PROXY_LABEL
+
     rows = []
     counts = f"{r.get('fid_n', '?')} gen / {r.get('fid_real_n', '?')} real"
     if r.get("fid") is not None:
@@ -113,7 +115,7 @@ def distance_rows(r: dict) -> list[dict]:
         rows.append({"metric": f"conditional FID, between-class (Inception-2048, {counts})",
                      "value": f"{r['cfid_between']:.2f}", "notes": ""})
     if r.get("proxy_fd_classifier") is not None:
-        rows.append({"metric": f"{r.get('proxy_fd_classifier_label', 'classifier-feature Fréchet distance (proxy, not FID)')}"
+        rows.append({"metric": f"{r.get('proxy_fd_classifier_label', PROXY_LABEL)}"
                                f" ({r.get('proxy_fd_n', '?')} gen / {r.get('proxy_fd_real_n', '?')} real)",
                      "value": f"{r['proxy_fd_classifier']:.3f}", "notes": "a proxy in the classifier's feature space — not FID"})
     for note in r.get("notes", []):

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from explorer import loaders
 from explorer.loaders import boxes_preview, example_photo, find_faces  # noqa: F401 - the page's names for them
+from gan.pixels import to_unit
 from gan.project import MAX_PHOTO_BYTES, PhotoError, project  # noqa: F401 - re-exported for pages/project.py
 
 MAX_UPLOAD_MB = MAX_PHOTO_BYTES // 2**20  # st.file_uploader cap (the library checks the bytes again)
@@ -21,6 +22,7 @@ def photo_key(data: bytes) -> str:
 
 def load_encoder_for(model):
     """(encoder or None, message) for the page's model; the message says what the start will be."""
+    from gan.checkpoint import CheckpointError
     from gan.encoder import load_encoder
 
     p = loaders.encoder_path(model.path, model.mtime)
@@ -29,7 +31,7 @@ def load_encoder_for(model):
                       f"Train one with `python -m gan encoder train --ckpt {model.path} --minutes 10`.")
     try:
         return load_encoder(p, model.gen), f"Start: encoder `{Path(p).name}` (one forward pass), then optimisation."
-    except Exception as e:  # CheckpointError: another generator's encoder, damaged file
+    except CheckpointError as e:  # another generator's encoder, damaged file
         return None, f"Encoder `{p}` not used ({e}); starting from z = 0."
 
 
@@ -44,8 +46,7 @@ def loss_figure(curve: list[float]) -> go.Figure:
 def mse_pm1(result) -> float:
     """Reconstruction MSE with images on [−1, 1] (the unit inversion papers report), from the uint8 target and
     reconstruction (R, R, 3)."""
-    t = np.asarray(result.target, np.float64) / 127.5 - 1.0
-    r = np.asarray(result.reconstruction, np.float64) / 127.5 - 1.0
+    t, r = to_unit(result.target), to_unit(result.reconstruction)
     return float(np.mean((t - r) ** 2))
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from explorer import loaders, state
 from explorer.faces import Face, faces_from_arrays, stack, thumbnails
 from explorer.store import StoreError
+from gan.checkpoint import CheckpointError  # noqa: F401 - also the pages' name for it
 
 
 # ----------------------------------------------------------------------------- the loaded model
@@ -77,7 +78,7 @@ def require_model() -> Model:
         st.stop()
     try:
         gen = loaders.generator(path)
-    except Exception as e:  # CheckpointError, or a file that vanished: say so, no traceback
+    except (CheckpointError, OSError) as e:  # a bad checkpoint, or a file that vanished: say so, no traceback
         st.error(f"Cannot load checkpoint `{path}`: {e}")
         st.stop()
     return Model(gen, str(path), loaders.mtime(path))
@@ -87,7 +88,7 @@ def require_classifier(model: Model):
     """The attribute classifier for this checkpoint, or None after telling the user how to train one."""
     try:
         clf = loaders.classifier(model.path, model.mtime)
-    except Exception as e:  # CheckpointError
+    except CheckpointError as e:
         st.error(f"Cannot load the attribute classifier: {e}")
         return None
     if clf is None:
@@ -201,7 +202,7 @@ def save_faces(faces: list[Face], images: np.ndarray, prefix: str, label: str = 
             return
         try:
             store_faces(name, faces, images)
-        except Exception as e:  # StoreError: bad name, mismatched sizes…
+        except StoreError as e:  # bad name, mismatched sizes…
             st.error(f"Could not save: {e}")
             return
         st.success(f"Saved {len(faces)} face{'s' * (len(faces) != 1)} to collection **{name}**.")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 
@@ -41,13 +42,24 @@ def _key(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip()).lower()
 
 
+@functools.lru_cache(maxsize=16)
+def _table(names: tuple[str, ...]) -> dict[str, str]:
+    return {_key(n): n for n in names}
+
+
+def canonical_name(name: str, names: tuple[str, ...] | list[str] = CELEBA_ATTRIBUTES) -> str | None:
+    """The spelling in `names` of `name` (case-insensitive, spaces/hyphens as underscores), or None. The one
+    lookup table every reader (requests, CelebA headers, CSV columns) goes through."""
+    return _table(tuple(names)).get(_key(name))
+
+
 def resolve_name(name: str, names: tuple[str, ...] | list[str] = CELEBA_ATTRIBUTES) -> str:
     """Return the canonical spelling of `name` in `names`, or raise UnknownAttributeError."""
     names = tuple(names)
-    table = {_key(n): n for n in names}
-    k = _key(name)
-    if k in table:
-        return table[k]
+    found = canonical_name(name, names)
+    if found is not None:
+        return found
+    table, k = _table(names), _key(name)
     close = difflib.get_close_matches(k, list(table), n=4, cutoff=0.5)
     close += [table[t] for t in table if k and (k in t) and table[t] not in close][:4]
     suggestions = list(dict.fromkeys(table.get(c, c) for c in close))[:4]

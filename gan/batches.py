@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gan.pixels import to_unit
+
 
 class Batches:
     """Endless (img, c) batches: per-epoch permutation drawn from a generator seeded by (seed, epoch).
@@ -68,7 +70,7 @@ class Batches:
             self._state = {"epoch": self.epoch, "pos": self.pos}
             self._pending = self._pool.submit(self._load, self._next_indices())
         img = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2)  # (b, 3, H, W) uint8, NHWC strides
-        img = img.float().div_(127.5).sub_(1.0)
+        img = to_unit(img)
         c = a.to(self.device, non_blocking=True)
         return img, c
 

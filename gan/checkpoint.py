@@ -13,7 +13,7 @@ import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -138,6 +138,22 @@ def load_checkpoint(path: str | Path, expected_kind: str | None = None, allowed_
     if kind in KIND_CHECKS:  # every metadata field: types, ranges, finite values (weights: by each loader)
         KIND_CHECKS[kind](ckpt, path)
     return ckpt
+
+
+def find_checkpoints(kind: str, default: Path, roots, validate) -> Iterator[tuple[Path, dict]]:
+    """Every sound `kind` checkpoint, as (path, checkpoint): `default` first, then each `*{kind}*.pt` under `roots`
+    in name order. A file that fails load_checkpoint or `validate(ckpt, path)` (CheckpointError) is skipped, so a
+    forged candidate is never built. The one default-file lookup of the classifier and the encoder."""
+    candidates = [Path(default)] + [p for r in roots if Path(r).is_dir() for p in sorted(Path(r).rglob(f"*{kind}*.pt"))]
+    for p in dict.fromkeys(candidates):
+        if not p.is_file():
+            continue
+        try:
+            ck = load_checkpoint(p, expected_kind=kind)
+            validate(ck, p)
+        except CheckpointError:
+            continue
+        yield p, ck
 
 
 def compatibility_problems(ckpt: dict, names, model_config: ModelConfig | dict | None = None) -> list[str]:

@@ -103,6 +103,14 @@ def device(text: str) -> str:
     raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda, cuda:N or mps, got {text[:40]!r}")
 
 
+def add_device_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """The --device option every CLI shares (default gan.device.DEFAULT_DEVICE)."""
+    from gan.device import DEFAULT_DEVICE
+
+    parser.add_argument("--device", type=device, default=default or DEFAULT_DEVICE,
+                        help="auto | cpu | cuda | cuda:N | mps; auto = CUDA, else MPS, else CPU (default: %(default)s)")
+
+
 def data_spec(text: str) -> str:
     """A --data spec (synthetic[:N] with N in range, celeba:PATH, folder:PATH, cache:DIR)."""
     from gan.data.prepare import parse_spec

@@ -9,7 +9,10 @@ import numpy as np
 import torch
 
 
-def pick_device(preference: str = "auto") -> torch.device:
+DEFAULT_DEVICE = "auto"  # every CLI's --device default and every config's `device` field: CUDA, else MPS, else CPU
+
+
+def pick_device(preference: str = DEFAULT_DEVICE) -> torch.device:
     """'auto' → CUDA if available, else MPS, else CPU; or an explicit 'cpu' / 'cuda' / 'cuda:1'."""
     preference = (preference or "auto").lower()
     if preference == "auto":

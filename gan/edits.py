@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gan import cli_types as ct
 from gan.generate import sample_z
+from gan.pixels import tensor_to_images
 
 SPACES = ("w", "z", "c")
 # plain mean difference | mean difference with the other attributes held fixed | W's response to flipping c_k
@@ -66,7 +68,7 @@ def render(G: torch.nn.Module, faces: Faces, space: str, latents: torch.Tensor, 
             img = G(latents[part].to(dev), faces.c[part].to(dev))
         else:
             img = G(faces.z[part].to(dev), latents[part].to(dev))
-        out.append((img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+        out.append(tensor_to_images(img))
     return np.concatenate(out)
 
 
@@ -140,8 +142,8 @@ def attribute_direction(loaded, classifier, attribute: str, space: str = "w", n:
 
 
 def _columns(classifier, names) -> list[int]:
-    from gan.metrics.conditioning import _classifier_columns
-    return _classifier_columns(classifier, names)
+    from gan.metrics.conditioning import classifier_columns
+    return classifier_columns(classifier, names)
 
 
 def edit_report(loaded, classifier, direction: Direction, n: int = 200, seed: int = 1,
@@ -249,23 +251,25 @@ def add_cli(subparsers) -> None:
     p.add_argument("--n", type=int, default=200, help="faces each report card is measured on (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the cards as one JSON object on the last line")
+    ct.add_device_option(p)
     p.set_defaults(func=_cli)
 
 
 def _cli(args: argparse.Namespace) -> int:
     from gan import paths
     from gan.checkpoint import CheckpointError, load_generator
-    from gan.device import configure_threads
+    from gan.device import configure_threads, pick_device
     from gan.metrics.classifier import default_classifier_for, load_classifier
 
     configure_threads()
     try:
-        loaded = load_generator(args.ckpt or paths.DEFAULT_CHECKPOINT)
+        device = pick_device(args.device)
+        loaded = load_generator(args.ckpt or paths.DEFAULT_CHECKPOINT, device=device)
         cpath = args.classifier or default_classifier_for(loaded)
         if cpath is None:
             raise FileNotFoundError("no attribute classifier reads this generator's attributes; pass --classifier")
         space = args.space or ("w" if "w" in loaded.spaces else "c")
-        summary = report_all(loaded, load_classifier(cpath), space, args.n_direction, args.n, args.seed, args.method)
+        summary = report_all(loaded, load_classifier(cpath, device=device), space, args.n_direction, args.n, args.seed, args.method)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,9 +29,12 @@ import torch.nn.functional as F
 
 from gan import paths
 from gan import cli_types as ct
-from gan.checkpoint import FORMAT_VERSION, CheckpointError, code_version, load_checkpoint, save_checkpoint
+from gan.checkpoint import (FORMAT_VERSION, CheckpointError, code_version, find_checkpoints, load_checkpoint,
+                            save_checkpoint)
 from gan.checkpoint_fields import MAX_WIDTH, check_state_dict, meta_state_dict
+from gan.device import DEFAULT_DEVICE, pick_device
 from gan.records import now_iso
+from gan.schedule import StepBudget, cosine_decay
 
 # ----------------------------------------------------------------------------- network
 
@@ -48,7 +50,7 @@ class EncoderConfig:
 
 
 @dataclass
-class TrainConfig:
+class EncoderTrainConfig:
     """Training recipe (stored as train_config)."""
 
     minutes: float | None = 10.0  # time budget; ignored when steps is set
@@ -60,7 +62,7 @@ class TrainConfig:
     c_weight: float = 0.1         # weight of the condition BCE
     eval_n: int = 256             # fresh pairs (other seed) for the held-out numbers stored in the checkpoint
     seed: int = 0                 # latents, conditions and initialisation
-    device: str = "cpu"           # where to train (gan.device.pick_device)
+    device: str = DEFAULT_DEVICE  # where to train (gan.device.pick_device)
 
 
 class EncoderNet(nn.Module):
@@ -140,30 +142,25 @@ def evaluate_encoder(net: EncoderNet, gen, n: int = 256, seed: int = 12345, batc
             "c_accuracy": cat(acc)}
 
 
-def train_encoder(gen, tcfg: TrainConfig, width: int = EncoderConfig.width, log=print) -> dict:
+def train_encoder(gen, tcfg: EncoderTrainConfig, width: int = EncoderConfig.width, log=print) -> dict:
     """Train an encoder for a LoadedGenerator; returns the checkpoint dict (see module docstring)."""
     # Construct the network and optimiser; sizes come from the generator.
     torch.manual_seed(tcfg.seed)
     rng = np.random.default_rng(tcfg.seed)
-    device = torch.device(tcfg.device)
+    device = pick_device(tcfg.device)
     gen.G.to(device)
     mcfg = EncoderConfig(img_resolution=gen.img_resolution, z_dim=gen.z_dim, c_dim=gen.c_dim, width=width)
     net = EncoderNet(mcfg).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=tcfg.lr, betas=(0.9, 0.99))
-    total_steps = tcfg.steps
-    budget_s = None if tcfg.steps else 60.0 * (tcfg.minutes or 10.0)
+    # A time budget's step count is fixed after the first 10 steps, leaving a little for the held-out evaluation.
+    budget = StepBudget(steps=tcfg.steps, seconds=None if tcfg.steps else 60.0 * (tcfg.minutes or 10.0),
+                        measure_after=10, share=0.95, min_steps=20)
+    sched = cosine_decay(opt, budget.fraction, floor=0.05)
 
-    # Loop: fresh pairs every step; the step count of a time budget is fixed after the first 10 steps.
-    t0, step = time.perf_counter(), 0
+    # Loop: fresh pairs every step.
+    step = 0
     net.train()
-    while total_steps is None or step < total_steps:
-        if total_steps is None and step == 10:
-            rate = step / (time.perf_counter() - t0)
-            total_steps = max(20, int(rate * budget_s * 0.95))  # leave a little for the held-out evaluation
-            log(f"encoder: {rate:.1f} steps/s → {total_steps} steps in {budget_s / 60:g} min")
-        frac = step / total_steps if total_steps else 0.0
-        for g in opt.param_groups:
-            g["lr"] = tcfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+    while not budget.done(step):
         z, c, img = _pairs(gen, tcfg.batch, rng, device)       # (B, z_dim), (B, c_dim), (B, 3, R, R)
         z_hat, c_logit = net(img)
         # Objective: recover z (regression), re-draw the image from it (pixel L1), read c (BCE).
@@ -175,15 +172,18 @@ def train_encoder(gen, tcfg: TrainConfig, width: int = EncoderConfig.width, log=
         loss.backward()
         opt.step()
         step += 1
-        if step % 100 == 0 or step == total_steps:
-            log(f"step {step}/{total_steps} z {loss_z.item():.4f} pixel {loss_pix.item():.4f} c {loss_c.item():.4f} "
-                f"({time.perf_counter() - t0:.0f} s)")
+        if budget.after_step(step):
+            log(f"encoder: {budget.rate:.1f} steps/s → {budget.total} steps in {budget.seconds / 60:g} min")
+        sched.step()
+        if step % 100 == 0 or step == budget.total:
+            log(f"step {step}/{budget.total} z {loss_z.item():.4f} pixel {loss_pix.item():.4f} c {loss_c.item():.4f} "
+                f"({budget.elapsed():.0f} s)")
 
     metrics = evaluate_encoder(net, gen, n=tcfg.eval_n)
     log(f"held-out {metrics['n']} generated pairs: z MSE {metrics['z_mse']:.4f}, pixel MAE {metrics['pixel_mae']:.2f}/255 "
         f"(mean z: {metrics['pixel_mae_zero_z']:.2f}), c accuracy {metrics['c_accuracy']:.4f}")
     tc = asdict(tcfg)
-    tc.update(steps=step, seconds=round(time.perf_counter() - t0, 1))
+    tc.update(device=str(device), steps=step, seconds=round(budget.elapsed(), 1))
     return {
         "format_version": FORMAT_VERSION, "kind": "encoder", "model_config": asdict(mcfg), "train_config": tc,
         "attribute_names": list(gen.attribute_names), "model": {k: v.cpu() for k, v in net.state_dict().items()},
@@ -216,10 +216,11 @@ def validate_encoder(ckpt: dict, path) -> EncoderConfig:
     return cfg
 
 
-def load_encoder(path: str | Path, loaded_generator=None, device: str | torch.device = "cpu",
+def load_encoder(path: str | Path, loaded_generator=None, device: str | torch.device | None = None,
                  allowed_roots=None) -> Encoder:
-    """Load a `kind: "encoder"` checkpoint. With `loaded_generator`, refuse (CheckpointError) an encoder made
-    for another generator file (sha256), other attributes, z_dim or resolution."""
+    """Load a `kind: "encoder"` checkpoint onto `device` (default: the generator's device, else the CPU). With
+    `loaded_generator`, refuse (CheckpointError) an encoder made for another generator file (sha256), other
+    attributes, z_dim or resolution."""
     ckpt = load_checkpoint(path, expected_kind="encoder", allowed_roots=allowed_roots)
     cfg = validate_encoder(ckpt, path)
     names, made_for = list(ckpt.get("attribute_names", [])), dict(ckpt.get("generator", {}))
@@ -244,6 +245,8 @@ def load_encoder(path: str | Path, loaded_generator=None, device: str | torch.de
         net.load_state_dict(ckpt["model"])
     except (RuntimeError, KeyError) as e:
         raise CheckpointError(f"{path}: encoder weights do not fit its model_config ({str(e)[:200]})") from None
+    if device is None:
+        device = next(loaded_generator.G.parameters()).device if loaded_generator is not None else "cpu"
     return Encoder(net, cfg, names, made_for, ckpt.get("metrics", {}), Path(path), device)
 
 
@@ -251,16 +254,8 @@ def default_encoder_for(loaded_generator, search: list[Path] | None = None) -> P
     """An encoder trained for exactly these generator weights: checkpoints/default_encoder.pt first, then any
     `*encoder*.pt` under checkpoints/, the workspace and the runs folder. None when there is none."""
     roots = search if search is not None else [paths.CHECKPOINTS_DIR, paths.workspace_dir(), paths.runs_dir()]
-    candidates = [paths.DEFAULT_ENCODER] + [p for r in roots if Path(r).is_dir() for p in sorted(Path(r).rglob("*encoder*.pt"))]
     fingerprint = loaded_generator.weights_sha256
-    for p in dict.fromkeys(candidates):
-        if not p.is_file():
-            continue
-        try:
-            ck = load_checkpoint(p, expected_kind="encoder")
-            validate_encoder(ck, p)  # a forged candidate is skipped here, never built
-        except CheckpointError:
-            continue
+    for p, ck in find_checkpoints("encoder", paths.DEFAULT_ENCODER, roots, validate_encoder):
         if _made_for(dict(ck.get("generator", {})), loaded_generator, fingerprint):
             return p
     return None
@@ -279,25 +274,25 @@ def add_cli(subparsers) -> None:
                    help="output checkpoint (default: WORKSPACE/encoder.pt; the shipped checkpoints/ files are "
                         "replaced only when named here)")
     g = t.add_mutually_exclusive_group()
-    g.add_argument("--minutes", type=ct.float_range(0, 10 ** 6, lo_open=True), default=None, help=f"time budget (default: {TrainConfig.minutes})")
+    g.add_argument("--minutes", type=ct.float_range(0, 10 ** 6, lo_open=True), default=None, help=f"time budget (default: {EncoderTrainConfig.minutes})")
     g.add_argument("--steps", type=ct.int_range(1, 10 ** 9), default=None, help="fixed number of steps instead of a time budget")
-    t.add_argument("--batch", type=ct.int_range(1, 4096), default=None, help=f"pairs per step (default: {TrainConfig.batch})")
-    t.add_argument("--lr", type=ct.float_range(0, 10, lo_open=True), default=None, help=f"Adam learning rate (default: {TrainConfig.lr})")
+    t.add_argument("--batch", type=ct.int_range(1, 4096), default=None, help=f"pairs per step (default: {EncoderTrainConfig.batch})")
+    t.add_argument("--lr", type=ct.float_range(0, 10, lo_open=True), default=None, help=f"Adam learning rate (default: {EncoderTrainConfig.lr})")
     t.add_argument("--pixel-weight", type=ct.float_range(0, 1000), default=None,
-                   help=f"weight of the pixel loss through G; 0 = latent regression only (default: {TrainConfig.pixel_weight})")
+                   help=f"weight of the pixel loss through G; 0 = latent regression only (default: {EncoderTrainConfig.pixel_weight})")
     t.add_argument("--width", type=ct.int_range(1, MAX_WIDTH), default=None, help=f"first conv channels (default: {EncoderConfig.width})")
     t.add_argument("--seed", type=ct.SEED, default=None)
-    t.add_argument("--device", type=ct.device, default="cpu", help="cpu | cuda | auto (default: %(default)s)")
+    ct.add_device_option(t)
     t.set_defaults(func=_cli_train)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])  # `encoder` alone: its own help
 
 
 def _cli_train(args: argparse.Namespace) -> int:
     from gan.checkpoint import load_generator
-    from gan.device import configure_threads, pick_device
+    from gan.device import configure_threads
 
     configure_threads()
-    tcfg = TrainConfig()
+    tcfg = EncoderTrainConfig()
     for key, value in (("minutes", args.minutes), ("steps", args.steps), ("batch", args.batch), ("lr", args.lr),
                        ("pixel_weight", args.pixel_weight), ("seed", args.seed)):
         if value is not None:

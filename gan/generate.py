@@ -13,6 +13,7 @@ from gan import paths
 from gan import cli_types as ct
 from gan.attributes import UnknownAttributeError, parse_request
 from gan.latents_file import save_latents_npz
+from gan.pixels import tensor_to_images
 
 
 def sample_z(n: int, z_dim: int, seed: int, truncation: float = 1.0) -> torch.Tensor:
@@ -49,8 +50,7 @@ def generate_images(G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor | np.nd
                 img = G.synthesis(G.broadcast(truncate(G, G.mapping(zb, cb), cb, w_truncation)))
             else:
                 img = G(zb, cb)                                          # (b, 3, H, W) in [-1, 1]
-            img = (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)      # (b, 3, H, W) uint8
-            out.append(img.permute(0, 2, 3, 1).cpu().numpy())            # (b, H, W, 3)
+            out.append(tensor_to_images(img))                            # (b, H, W, 3) uint8
     return np.concatenate(out) if out else np.zeros((0, G.img_resolution, G.img_resolution, 3), np.uint8)
 
 
@@ -128,6 +128,6 @@ def add_cli(subparsers) -> None:
     p.add_argument("--seed", type=ct.SEED, default=0, help="latent and condition seed (default: %(default)s)")
     p.add_argument("--truncation", type=ct.float_range(0, 10), default=1.0, help="truncation ψ: scales z for a DCGAN, pulls w toward the condition's mean w for a style "
                    "generator; 1.0 = none (default: %(default)s)")
-    p.add_argument("--device", type=ct.device, default="cpu", help="cpu | cuda | auto (default: %(default)s)")
+    ct.add_device_option(p)
     p.add_argument("--out", type=ct.output_file, default="grid.png", help="output PNG; latents go next to it as .npz (default: %(default)s)")
     p.set_defaults(func=main_generate)

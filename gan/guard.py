@@ -28,7 +28,7 @@ class GuardConfig:
     window: int = 2000                            # ... within this many steps stops the run
 
 
-def _finite(modules) -> bool:
+def all_finite(modules) -> bool:
     """True when every parameter and buffer of the given modules is finite (one host sync)."""
     flags = [torch.isfinite(t).all() for m in modules for t in m.state_dict().values() if t.is_floating_point()]
     return bool(torch.stack(flags).all()) if flags else True
@@ -65,7 +65,7 @@ class CollapseGuard:
         Returns the actions taken (empty when all is well)."""
         if not self.cfg.enabled:
             return []
-        bad = [n for n in nets if not self._healthy(n, losses.get(n, 0.0)) or not _finite(
+        bad = [n for n in nets if not self._healthy(n, losses.get(n, 0.0)) or not all_finite(
             [m for m in nets[n].values() if isinstance(m, torch.nn.Module)])]
         if not bad:
             for name, group in nets.items():
@@ -76,7 +76,7 @@ class CollapseGuard:
         for name in bad:
             if name not in self.snapshots:
                 loss = losses.get(name, float("nan"))
-                if not math.isfinite(loss) or not _finite([m for m in nets[name].values() if isinstance(m, torch.nn.Module)]):
+                if not math.isfinite(loss) or not all_finite([m for m in nets[name].values() if isinstance(m, torch.nn.Module)]):
                     raise GuardStop(f"collapse guard: {name} became non-finite at step {step} before any healthy "
                                     f"snapshot existed; try lower learning rates or the default recipe")
                 actions.append({"guard": "out_of_band", "network": name, "loss": loss, "note": "no healthy snapshot yet"})

@@ -39,6 +39,8 @@ from PIL import Image
 from gan import paths
 from gan import cli_types as ct
 from gan.data.imagefiles import DEFAULT_MAX_PIXELS, ImageFileError, open_image
+from gan.pixels import images_to_tensor, tensor_to_images
+from gan.schedule import cosine_decay
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024     # uploads / files larger than this are refused before decoding
 MAX_PHOTO_PIXELS = DEFAULT_MAX_PIXELS  # decoded size cap (checked from the header, see gan.data.imagefiles)
@@ -92,8 +94,10 @@ def load_photo(src, max_bytes: int = MAX_PHOTO_BYTES, max_pixels: int = MAX_PHOT
         raise PhotoError(f"The image cannot be read: {e}.") from None
 
 
-def prepare_photo(image, manifest_crop_mode: str | None, size: int, max_faces: int = MAX_FACES) -> list[FaceCandidate]:
-    """Faces in a photo, most confident first, each cropped like the checkpoint's training data at size×size.
+def prepare_photo(image, manifest_crop_mode: str | None, size: int, max_faces: int = MAX_FACES,
+                  device=None) -> list[FaceCandidate]:
+    """Faces in a photo, most confident first, each cropped like the checkpoint's training data at size×size;
+    `device` is where face detection runs (None: the CPU).
 
     image: anything load_photo accepts. Raises PhotoError when it is not a usable image or has no face."""
     from gan.data.crop import DETECT_MAX_SIDE, crop_face, detect_faces
@@ -104,7 +108,7 @@ def prepare_photo(image, manifest_crop_mode: str | None, size: int, max_faces: i
                          f"at least {MIN_PHOTO_SIDE} pixels on its short side and not much wider than tall.")
     mode = photo_crop_mode(manifest_crop_mode)
     try:
-        faces = detect_faces(img)[:max_faces]
+        faces = detect_faces(img, device=device)[:max_faces]
     except (ValueError, RuntimeError) as e:  # MTCNN on unusual shapes (extreme aspect ratios)
         raise PhotoError(f"Face detection failed on this image ({e}).") from None
     if not faces:
@@ -158,16 +162,6 @@ class ProjectionResult:
         return s + "."
 
 
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """(B, H, W, 3) uint8 → (B, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.array(images, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) in [-1, 1] → (B, H, W, 3) uint8, rounded like gan.generate.generate_images."""
-    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
 def _classifier_reads(classifier, names) -> bool:
     return classifier is not None and set(names) <= set(classifier.attribute_names)
 
@@ -213,7 +207,7 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
     if pixel_loss not in ("l1", "l2"):
         raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {pixel_loss!r}")
     device = next(gen.G.parameters()).device
-    target = to_tensor(images).to(device)                                   # (B, 3, R, R)
+    target = images_to_tensor(images).to(device)                            # (B, 3, R, R)
     b = len(target)
 
     # Reconstruction loss: pixels + the classifier's penultimate features (relative MSE) + a pull to the prior.
@@ -261,7 +255,7 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
     c_step = lr if lr is not None else 0.05
     opt = torch.optim.Adam([{"params": [delta], "lr": 1.0}] + ([{"params": [c_logit], "lr": c_step}] if optimise_c else []),
                            betas=(0.9, 0.99))
-    base_lr = [g["lr"] for g in opt.param_groups]
+    sched = cosine_decay(opt, lambda step: step / max(1, steps), floor=0.1)  # big moves first, then settle
 
     z, c = latents()
     with torch.no_grad():
@@ -270,8 +264,6 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
     best_z, best_c = z.detach().clone(), c.detach().clone()
     curve: list[list[float]] = []
     for step in range(steps):
-        for g, lr0 in zip(opt.param_groups, base_lr):  # cosine decay to 10%: big moves first, then settle
-            g["lr"] = lr0 * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / max(1, steps))))
         z, c = latents()
         per, _ = losses(z, c)                                                 # (B,)
         with torch.no_grad():  # keep each face's best (z, c) so far (the loss is evaluated before the update)
@@ -281,6 +273,7 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
         opt.zero_grad(set_to_none=True)
         per.sum().backward()
         opt.step()
+        sched.step()
         curve.append(per.detach().cpu().tolist())
         if progress is not None:
             progress(step + 1, steps, float(per.detach().mean()))
@@ -293,12 +286,12 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
     seconds = time.perf_counter() - t0
 
     # Judge: pixel error on 0–255, and whether the classifier reads the same attributes on both faces.
-    recon_u8, start_u8 = to_uint8(recon), to_uint8(start_img)
+    recon_u8, start_u8 = tensor_to_images(recon), tensor_to_images(start_img)
     err = np.abs(recon_u8.astype(np.int16) - images.astype(np.int16)).mean((1, 2, 3))
     err0 = np.abs(start_u8.astype(np.int16) - images.astype(np.int16)).mean((1, 2, 3))
     p_t = p_r = None
     if classifier is not None:
-        p_t, p_r = classifier.predict_proba(target).numpy(), classifier.predict_proba(to_tensor(recon_u8)).numpy()
+        p_t, p_r = classifier.predict_proba(target).numpy(), classifier.predict_proba(images_to_tensor(recon_u8)).numpy()
     curve_t = np.asarray(curve).T if curve else np.zeros((b, 0))              # (B, steps)
     out = []
     for i in range(b):
@@ -366,23 +359,25 @@ def add_cli(subparsers) -> None:
     p.add_argument("--encoder", default="auto", help="encoder checkpoint, 'auto' (one trained for this generator) or 'none'")
     p.add_argument("--classifier", default="auto", help="attribute classifier, 'auto' or 'none'")
     p.add_argument("--out", type=ct.output_dir, default="projection", help="output folder (default: %(default)s)")
+    ct.add_device_option(p)
     p.set_defaults(func=_cli_project)
 
 
 def _cli_project(args: argparse.Namespace) -> int:
     from gan.checkpoint import CheckpointError, load_generator
-    from gan.device import configure_threads
+    from gan.device import configure_threads, pick_device
     from gan.encoder import default_encoder_for, load_encoder
     from gan.latents_file import save_latents_npz
     from gan.metrics.classifier import default_classifier_for, load_classifier
 
     configure_threads()
     try:
-        gen = load_generator(args.ckpt)
+        device = pick_device(args.device)
+        gen = load_generator(args.ckpt, device=device)
         enc_path = default_encoder_for(gen) if args.encoder == "auto" else (None if args.encoder == "none" else args.encoder)
         encoder = load_encoder(enc_path, gen) if enc_path else None
         clf_path = default_classifier_for(gen) if args.classifier == "auto" else (None if args.classifier == "none" else args.classifier)
-        classifier = load_classifier(clf_path) if clf_path else None
+        classifier = load_classifier(clf_path, device=device) if clf_path else None
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -393,7 +388,7 @@ def _cli_project(args: argparse.Namespace) -> int:
             face = np.asarray(center_crop(load_photo(args.photo), gen.img_resolution), np.uint8)
             n_faces = 1
         else:
-            faces = prepare_photo(args.photo, gen.dataset.get("crop"), gen.img_resolution)
+            faces = prepare_photo(args.photo, gen.dataset.get("crop"), gen.img_resolution, device=device)
             if not 0 <= args.face < len(faces):
                 print(f"error: --face {args.face}: the photo has {len(faces)} face(s) (0–{len(faces) - 1})", file=sys.stderr)
                 return 2

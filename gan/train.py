@@ -1,18 +1,17 @@
 """The training loop: `train(cfg, on_tick=None)` and its `train_step`, single process or DistributedDataParallel under
 torchrun (gloo on CPUs, NCCL on GPUs); on CUDA with bf16 autocast, channels-last and optionally torch.compile.
 
-The batches come from gan/batches.py, the `python -m gan train` option table from gan/train_cli.py."""
+The batches come from gan/batches.py, the `python -m gan train` option table from gan/train_cli.py, the DDP and
+torch.compile wrappers from gan/distributed.py, RNG states from gan/rng.py. Over 400 lines because TrainConfig, the
+step and the loop (one function, by the style notes) are read together."""
 from __future__ import annotations
 
 import copy
 import json
-import os
-import random
 import signal
 import sys
 import threading
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -29,11 +28,13 @@ from gan.batches import Batches
 from gan.checkpoint import (FORMAT_VERSION, CheckpointError, check_compatible, code_version, load_checkpoint,
                             save_checkpoint)
 from gan.conditions import LabelDistribution
-from gan.device import autocast, autocast_dtype, configure_cuda, configure_threads, pick_device, seed_everything
+from gan.device import DEFAULT_DEVICE, autocast, autocast_dtype, configure_cuda, configure_threads, seed_everything
 from gan.generate import generate_images, image_grid, sample_z
-from gan.guard import CollapseGuard, GuardConfig, _finite
+from gan.distributed import GeneratorStep, average_buffers, dist_setup, no_sync, wrap_for_training
+from gan.guard import CollapseGuard, GuardConfig, all_finite
 from gan.models import ModelConfig, build_networks
 from gan.records import now_iso
+from gan.rng import rng_state, set_rng_state
 from gan.runfolder import RunFolder
 from gan.runlock import RunLock
 
@@ -62,17 +63,17 @@ class TrainConfig:
     mapping_lr_mult: float = 0.1        # style G: learning-rate multiplier of the mapping network
     ema: float = 0.999                  # decay of G_ema, the generator that is shipped
     ema_warmup: bool = True             # ramp decay as min(ema, (1+step)/(10+step)) so early G_ema is not stale
-    guard: bool = True                  # collapse guard: roll a network back when its loss leaves its band
-    guard_d_band: tuple = (0.05, 6.0)   # healthy range of D's adversarial loss (real + fake, window mean)
-    guard_g_band: tuple = (-50.0, 15.0) # healthy range of G's adversarial loss
-    guard_max_restores: int = 5         # stop the run after more restores than this ...
-    guard_window: int = 2000            # ... within this many steps
+    guard: bool = GuardConfig.enabled  # collapse guard: roll a network back when its loss leaves its band
+    guard_d_band: tuple = GuardConfig.d_band  # healthy range of D's adversarial loss (real + fake, window mean)
+    guard_g_band: tuple = GuardConfig.g_band  # healthy range of G's adversarial loss
+    guard_max_restores: int = GuardConfig.max_restores  # stop the run after more restores than this ...
+    guard_window: int = GuardConfig.window  # ... within this many steps
     sample_every: int = 250             # steps between preview grids samples_{step:06d}.png
     ckpt_every: int = 250               # steps between checkpoint.pt saves (always at the end too)
     log_every: int = 25                 # steps between events.jsonl lines / guard checks (the only host syncs)
     metrics_every: int = 500            # steps between live metrics (diversity, accuracy, PCA) in metrics.jsonl; 0 = off
     seed: int = 0                       # seeds init, noise, data order and the preview grid
-    device: str = "auto"                # auto | cpu | cuda | cuda:N
+    device: str = DEFAULT_DEVICE        # auto | cpu | cuda | cuda:N | mps (gan.device.pick_device)
     flip: bool = True                   # random horizontal flips of real images
     workers: int = 0                    # background threads loading the next uint8 batch (0 = in the loop)
     channels_last: bool = True          # NHWC memory format for the networks (faster convs on CPU; see bench_train)
@@ -133,32 +134,6 @@ def preview_conditions(labels: LabelDistribution, n_rows: int = 8) -> tuple[np.n
     return np.stack(rows).astype(np.float32), text
 
 
-def rng_state(device: torch.device | None = None) -> dict:
-    """Python, NumPy and torch RNG states as tensors and plain values (weights_only-loadable). On a CUDA `device`,
-    its generator only: each DDP rank draws on its own GPU, and rank 0 cannot see the others' generators."""
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    cuda = [torch.cuda.get_rng_state(device)] if device is not None and device.type == "cuda" else []
-    return {"torch": torch.get_rng_state(), "cuda": cuda,
-            "numpy": torch.from_numpy(np_state[1].astype(np.int64)), "numpy_pos": int(np_state[2]),
-            "numpy_gauss": [int(np_state[3]), float(np_state[4])],
-            "python": torch.tensor(py_state[1], dtype=torch.int64), "python_version": int(py_state[0]),
-            "python_gauss": py_state[2]}
-
-
-def set_rng_state(state: dict, device: torch.device | None = None) -> None:
-    """Restore rng_state(); a single CUDA state goes to `device` (this rank's GPU), a per-GPU list (older) to all."""
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        if len(state["cuda"]) == 1 and device is not None and device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda"][0], device)
-        else:
-            torch.cuda.set_rng_state_all(state["cuda"])
-    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"],
-                         state["numpy_gauss"][0], state["numpy_gauss"][1]))
-    random.setstate((state["python_version"], tuple(int(v) for v in state["python"].tolist()), state["python_gauss"]))
-
-
 @torch.no_grad()
 def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
     """G_ema ← beta·G_ema + (1 − beta)·G; buffers (batch-norm statistics) are copied."""
@@ -166,36 +141,6 @@ def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
         p_ema.lerp_(p, 1.0 - beta)
     for b_ema, b in zip(G_ema.buffers(), G.buffers()):
         b_ema.copy_(b)
-
-
-def _average_buffers(modules: list[torch.nn.Module], world: int) -> None:
-    """Average the floating-point buffers (batch-norm running statistics) across ranks in one flat all-reduce, so
-    every rank ends each step with the same G, D and G_ema. Counters (num_batches_tracked) already agree."""
-    bufs = [b for m in modules for b in m.buffers() if b.is_floating_point()]
-    if world == 1 or not bufs:
-        return
-    flat = torch.cat([b.detach().flatten().float() for b in bufs])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for b in bufs:
-        b.copy_(flat[offset:offset + b.numel()].view_as(b))
-        offset += b.numel()
-
-
-def _dist_setup(device_pref: str) -> tuple[int, int, torch.device]:
-    """(rank, world, device) — a torchrun launch (WORLD_SIZE > 1) gets a gloo (CPU) or NCCL (GPU) group."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1, pick_device(device_pref)
-    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(device_pref)
-    if device.type == "cuda":
-        device = torch.device("cuda", local)
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return rank, world, device
 
 
 def _resolve_out(cfg: TrainConfig) -> Path:
@@ -258,7 +203,7 @@ def train_step(G: torch.nn.Module, D: torch.nn.Module, G_ema: torch.nn.Module, o
 
     # (2) Update G: maximize log D(G(z)), and make D's attribute head read the requested c.
     D.requires_grad_(False)  # no weight gradients for D in this phase
-    with autocast(device, amp), _no_sync(D_step):  # DDP must not wait for D gradients this backward never makes
+    with autocast(device, amp), no_sync(D_step):  # DDP must not wait for D gradients this backward never makes
         fake_logit, fake_aux = D_step(fake, c_fake)
     fake_logit, fake_aux = fake_logit.float(), fake_aux.float()
     loss_g = losses.g_loss(fake_logit, cfg.loss)
@@ -267,31 +212,13 @@ def train_step(G: torch.nn.Module, D: torch.nn.Module, G_ema: torch.nn.Module, o
     opt_G.zero_grad(set_to_none=True)
     (loss_g + cfg.g_aux_weight * loss_g_aux + cfg.ms_weight * loss_ms).backward()  # DDP: G's gradients averaged here
     opt_G.step()
-    _average_buffers([G, D], world)  # batch-norm statistics: each rank saw its own slice of the batch
+    average_buffers([G, D], world)  # batch-norm statistics: each rank saw its own slice of the batch
 
     # G_ema follows G, with a warm-up so the early average is not dominated by the random init.
     beta = min(cfg.ema, (1 + step) / (10 + step)) if cfg.ema_warmup else cfg.ema
     update_ema(G_ema, G, beta)
     return torch.stack([loss_real, loss_fake, loss_g, loss_d_aux, loss_g_aux,
                         torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()]).detach()
-
-
-class GeneratorStep(torch.nn.Module):
-    """G's training forward, style mixing included, as one module call: DDP reduces gradients only for what runs
-    inside its wrapper's forward, and G.mapping / G.synthesis called from outside would bypass it.
-
-    img = step(z, c)                      # plain G(z, c)
-    img = step(z, c, (prob, u, z2, cut))  # style-mixing regularisation (draws made by the caller, see _generate)"""
-
-    def __init__(self, G: torch.nn.Module):
-        super().__init__()
-        self.G = G
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor, mixing: tuple | None = None) -> torch.Tensor:
-        if mixing is None:
-            return self.G(z, c)
-        from gan.style_generator import mixed_ws
-        return self.G.synthesis(mixed_ws(self.G, z, c, *mixing))
 
 
 def _generate(G_step: torch.nn.Module, G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor, cfg: TrainConfig,
@@ -307,36 +234,12 @@ def _generate(G_step: torch.nn.Module, G: torch.nn.Module, z: torch.Tensor, c: t
     return G_step(z, c, (cfg.mixing_prob, u, z2, cut))
 
 
-def wrap_for_training(G: torch.nn.Module, D: torch.nn.Module, cfg: TrainConfig, device: torch.device,
-                      world: int = 1) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(G_step, D_step): what train_step calls. Under torchrun (world > 1) both are DistributedDataParallel, and with
-    cfg.compile both are torch.compile'd (after DDP, as torch recommends). The plain G and D stay the owners of the
-    weights: optimisers, G_ema, the guard and the checkpoint use them, so state_dict keys never change.
-
-    broadcast_buffers=False: DDP would otherwise overwrite the buffers with rank 0's at every one of D's three
-    forwards a step (and in place under spectral norm's power iteration); train_step averages them once instead."""
-    G_step, D_step = GeneratorStep(G), D
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        ids = [device.index] if device.type == "cuda" else None
-        G_step = DDP(G_step, device_ids=ids, broadcast_buffers=False)
-        D_step = DDP(D_step, device_ids=ids, broadcast_buffers=False)
-    if cfg.compile:
-        G_step, D_step = torch.compile(G_step), torch.compile(D_step)
-    return G_step, D_step
-
-
-def _no_sync(module: torch.nn.Module):
-    """DDP's no_sync() (no gradient hooks armed for this forward), or a no-op for a plain module."""
-    return module.no_sync() if hasattr(module, "no_sync") else nullcontext()
-
-
 def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dict:
     """Train a conditional GAN; returns {state, step, images_per_s, checkpoint, out, message}.
 
     on_tick(info) is called at every log tick with the logged scalars; returning True stops the run gracefully."""
     # Join the process group (if launched by torchrun); only rank 0 writes files.
-    rank, world, device = _dist_setup(cfg.device)
+    rank, world, device = dist_setup(cfg.device)
     configure_threads()
     configure_cuda(device, deterministic=cfg.deterministic)
     out = _resolve_out(cfg)
@@ -438,7 +341,7 @@ def train(cfg: TrainConfig, on_tick: Callable[[dict], Any] | None = None) -> dic
             """Atomic checkpoint of everything needed to resume; refused when any weight is not finite."""
             if rank != 0:
                 return None
-            if not _finite([G, G_ema, D]):
+            if not all_finite([G, G_ema, D]):
                 return "skipped checkpoint: non-finite weights"
             # `python -m gan evaluate` may have appended metrics to checkpoint.pt since our last save: keep them.
             ckpt_path = run.checkpoint_path

@@ -85,6 +85,14 @@ def _get(cfg: TrainConfig, name: str):
     return getattr(cfg.model, name[6:]) if name.startswith("model.") else getattr(cfg, name)
 
 
+def implied_steps(steps: int | None, minutes: float | None, default_steps: int) -> int:
+    """A run's step bound: `steps` when given; 0 (no step limit, the time budget decides) when only `minutes` is
+    given; else the default. The one statement of the "--minutes alone" rule (this CLI and the Trainer page)."""
+    if steps is not None:
+        return steps
+    return 0 if minutes is not None else default_steps
+
+
 def config_from_args(args) -> TrainConfig:
     """TrainConfig defaults (or, with --resume, the run's saved config) overridden by the options given."""
     given = {name: getattr(args, name.replace(".", "__")) for _, name, _, _ in OPTIONS}
@@ -94,8 +102,8 @@ def config_from_args(args) -> TrainConfig:
         saved = Path(given["out"]) / "config.json"
         if saved.exists():
             base = TrainConfig.from_dict(json.loads(saved.read_text()))
-    elif "minutes" in given and "steps" not in given:
-        base = replace(base, steps=0)  # --minutes alone: the time budget decides
+    else:
+        base = replace(base, steps=implied_steps(given.get("steps"), given.get("minutes"), base.steps))
     top = {k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if not k.startswith("model.")}
     model = {k[6:]: v for k, v in given.items() if k.startswith("model.")}
     return replace(base, **top, model=replace(base.model, **model))

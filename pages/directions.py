@@ -7,6 +7,7 @@ from explorer.analysis import DIRECTION_METHODS, SELECTIVITY_HELP, fmt_signed, s
 from explorer.charts import effect_lines, heatmap
 from explorer.faces import Face, stack
 from explorer.latent_ops import apply_direction, cosine_similarity_matrix, orthogonalize, score_direction
+from explorer.store import StoreError
 
 st.title("Directions")
 st.caption("A direction is a unit vector d in z space; editing is z + α·d (α in latent standard deviations). "
@@ -144,7 +145,7 @@ with st.form("dir_save_form"):
                                  overwrite=overwrite)
             st.success(f"Saved direction **{name}**.")
             saved = store.list_directions(checkpoint_id=model.checkpoint_id)
-        except Exception as e:  # StoreError: name taken, bad name
+        except StoreError as e:  # name taken, bad name
             st.error(f"Could not save: {e}")
 
 # ---- 4. Compare

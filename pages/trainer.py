@@ -1,7 +1,7 @@
 """Trainer: start, watch, stop and resume short training runs (separate processes writing to runs/NAME)."""
 import streamlit as st
 
-from explorer import jobs, loaders, run_view, state, train_form
+from explorer import jobs, loaders, run_view, state, train_form, widgets
 from explorer.train_form import D_CONDS, LOSSES, SYNTHETIC_ATTRIBUTES, default
 
 st.title("Trainer")
@@ -48,7 +48,7 @@ with st.expander("New run", expanded=not active):
     if init:
         try:
             init_gen = loaders.generator(init)
-        except Exception as e:  # CheckpointError: refuse it here rather than in the run's log
+        except widgets.CheckpointError as e:  # refuse it here rather than in the run's log
             st.error(f"Cannot use `{init}`: {e}")
             init = ""
     if init_gen is not None:

@@ -25,7 +25,7 @@ def _synthetic_cache(path, n, size):
 
 def test_checkpoint_round_trip_and_any_resolution(tmp_path, monkeypatch):
     cache = _synthetic_cache(tmp_path / "c", 80, 32)
-    ckpt = clf.train_classifier(cache, clf.TrainConfig(epochs=1, batch=32), clf.ClassifierConfig(input_size=32, width=8),
+    ckpt = clf.train_classifier(cache, clf.ClassifierTrainConfig(epochs=1, batch=32), clf.ClassifierConfig(input_size=32, width=8),
                                 log=lambda s: None)
     path = save_checkpoint(tmp_path / "tiny_classifier.pt", ckpt)
     raw = load_checkpoint(path, expected_kind="classifier")
@@ -65,7 +65,7 @@ def one_thread():
 @pytest.mark.slow
 def test_classifier_reaches_high_held_out_accuracy_on_synthetic_faces(tmp_path, one_thread):
     cache = _synthetic_cache(tmp_path / "c", 2000, 32)
-    ckpt = clf.train_classifier(cache, clf.TrainConfig(epochs=5, batch=64, lr=3e-3),
+    ckpt = clf.train_classifier(cache, clf.ClassifierTrainConfig(epochs=5, batch=64, lr=3e-3),
                                 clf.ClassifierConfig(input_size=32), log=lambda s: None)
     rm = ckpt["real_metrics"]
     assert rm["split"] == "test" and rm["n"] == 200

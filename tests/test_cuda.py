@@ -16,7 +16,8 @@ from gan.device import app_device, autocast_dtype
 from gan.generate import generate_images, sample_z
 from gan.metrics import fid
 from gan.models import ModelConfig
-from gan.train import GeneratorStep, TrainConfig, train, wrap_for_training
+from gan.distributed import GeneratorStep, wrap_for_training
+from gan.train import TrainConfig, train
 from tests.test_train import tiny_cache, tiny_cfg  # noqa: F401 — the fixture and config of the training tests
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,8 +60,8 @@ def test_bf16_autocast_step_trains_on_cpu(tiny_cache, tmp_path):  # noqa: F811
 
 
 def test_step_flops_counts_one_step_and_scales_with_the_batch():
-    from bench.gpu_check import _synthetic, peak_flops, step_flops
-    images, attrs = _synthetic(32, 32, 3)
+    from bench.gpu_check import peak_flops, step_flops, synthetic_batch
+    images, attrs = synthetic_batch(32, 32, 3)
     cfg = TrainConfig(size=32, model=ModelConfig(ngf=8, ndf=8))
     torch.manual_seed(0)
     f8 = step_flops(TrainConfig(**{**cfg.__dict__, "batch": 8}), torch.device("cpu"), images, attrs)

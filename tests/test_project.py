@@ -16,7 +16,8 @@ from gan import paths
 from gan.checkpoint import CheckpointError, load_checkpoint, load_generator, save_checkpoint
 from gan.generate import generate_images, sample_z
 from gan.models import ModelConfig, build_generator
-from gan.project import PhotoError, to_tensor, load_photo, prepare_photo, project, project_batch, start_latents
+from gan.pixels import images_to_tensor as to_tensor
+from gan.project import PhotoError, load_photo, prepare_photo, project, project_batch, start_latents
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 Z_DIM = 16

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan.attributes import CELEBA_ATTRIBUTES, _key, check_names
+from gan.attributes import CELEBA_ATTRIBUTES, canonical_name, check_names
 from gan.data.imagefiles import DatasetError, LabeledImages, Problems, hash_split
 
 ATTR_FILES = {"celeba-official": "list_attr_celeba.txt", "celeba-kaggle": "list_attr_celeba.csv"}
@@ -85,14 +85,13 @@ def locate(root: str | Path) -> tuple[str, Path, Path, Path | None]:
 
 def _header_names(tokens: list[str], where: str) -> list[str]:
     """Canonical attribute names of a header line; any unknown token means this is not a CelebA file."""
-    table = {_key(n): n for n in CELEBA_ATTRIBUTES}
-    bad = [t for t in tokens if _key(t) not in table]
+    names = [canonical_name(t) for t in tokens]
+    bad = [t for t, n in zip(tokens, names) if n is None]
     if not tokens or bad:
         shown = " ".join(tokens[:6]) + (" …" if len(tokens) > 6 else "")
         raise CelebAError(f"{where}: not a CelebA attribute header (expected names such as "
                           f"5_o_Clock_Shadow Arched_Eyebrows …; got {shown!r}"
                           f"{f', unknown {bad[:3]}' if bad else ''})")
-    names = [table[_key(t)] for t in tokens]
     if len(set(names)) != len(names):
         raise CelebAError(f"{where}: attribute header lists a name twice")
     return names

@@ -16,7 +16,6 @@ import threading
 import numpy as np
 from PIL import Image
 
-CROP_MODES = ("none", "center", "center:N", "mtcnn-face", "mtcnn-context")
 CONTEXT_MARGIN = 0.5  # mtcnn-context: extra box size on each side (0.5 → square twice the face box)
 MIN_FACE_PROB = 0.9   # detections below this are ignored
 DETECT_BATCH = 32     # same-size images detected together
@@ -24,7 +23,7 @@ DETECT_MAX_SIDE = 1024  # larger photos are searched downscaled (boxes scaled ba
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
 
-_mtcnn = None
+_mtcnn: dict = {}  # one MTCNN per device
 _mtcnn_lock = threading.Lock()
 
 
@@ -51,30 +50,35 @@ def center_crop(img: Image.Image, size: int, square: int | None = None) -> Image
     return img.resize((size, size), Image.BILINEAR, box=(left, top, left + s, top + s))
 
 
-def _get_mtcnn():
-    """The MTCNN detector, loaded once (weights ship in the facenet-pytorch wheel; CPU, offline)."""
-    global _mtcnn
+def _get_mtcnn(device=None):
+    """The MTCNN detector on `device` (None: the CPU), loaded once per device (weights ship in the
+    facenet-pytorch wheel; offline)."""
+    import torch
+
+    device = torch.device(device or "cpu")
     with _mtcnn_lock:
-        if _mtcnn is None:
+        if str(device) not in _mtcnn:
             from facenet_pytorch import MTCNN
-            _mtcnn = MTCNN(keep_all=True, device="cpu", post_process=False)
-        return _mtcnn
+            _mtcnn[str(device)] = MTCNN(keep_all=True, device=device, post_process=False)
+        return _mtcnn[str(device)]
 
 
-def detect_faces(img: Image.Image, min_prob: float = MIN_FACE_PROB) -> list[tuple[Box, float]]:
+def detect_faces(img: Image.Image, min_prob: float = MIN_FACE_PROB, device=None) -> list[tuple[Box, float]]:
     """Faces in an RGB image as [(box, probability)], most confident first; [] when none."""
-    return detect_faces_batch([img], min_prob)[0]
+    return detect_faces_batch([img], min_prob, device)[0]
 
 
-def detect_faces_batch(imgs: list[Image.Image], min_prob: float = MIN_FACE_PROB) -> list[list[tuple[Box, float]]]:
+def detect_faces_batch(imgs: list[Image.Image], min_prob: float = MIN_FACE_PROB,
+                       device=None) -> list[list[tuple[Box, float]]]:
     """detect_faces for many images; images of equal (detection) size run through MTCNN together.
 
-    Photos larger than DETECT_MAX_SIDE are searched at that size and the boxes scaled back, so a
-    12-megapixel upload takes a fraction of a second instead of many.
+    device: where MTCNN runs (None: the CPU — `prepare` detects in CPU worker processes). Photos larger than
+    DETECT_MAX_SIDE are searched at that size and the boxes scaled back, so a 12-megapixel upload takes a
+    fraction of a second instead of many.
     """
     import torch
 
-    mtcnn = _get_mtcnn()
+    mtcnn = _get_mtcnn(device)
     out: list[list[tuple[Box, float]]] = [[] for _ in imgs]
     scaled, scales = [], []
     for im in imgs:

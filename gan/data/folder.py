@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from gan.attributes import CELEBA_ATTRIBUTES, _key, check_names
+from gan.attributes import CELEBA_ATTRIBUTES, canonical_name, check_names
 from gan.data.imagefiles import DatasetError, LabeledImages, Problems, hash_split, list_images
 
 FILE_COLUMNS = ("file", "filename", "file_name", "image", "image_id", "image_name", "path", "image_path")
@@ -41,8 +41,7 @@ def find_csv(root: Path) -> Path | None:
 
 def _canonical(name: str) -> str:
     """CelebA spelling for CelebA names, the column's own name otherwise."""
-    table = {_key(n): n for n in CELEBA_ATTRIBUTES}
-    return table.get(_key(name), name.strip())
+    return canonical_name(name) or name.strip()
 
 
 def _read_table(path: Path) -> list[list[str]]:

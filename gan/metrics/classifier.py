@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,10 +21,14 @@ import torch.nn.functional as F
 
 from gan import paths
 from gan import cli_types as ct
-from gan.checkpoint import FORMAT_VERSION, CheckpointError, code_version, load_checkpoint, save_checkpoint
+from gan.checkpoint import (FORMAT_VERSION, CheckpointError, code_version, find_checkpoints, load_checkpoint,
+                            save_checkpoint)
 from gan.checkpoint_fields import check_state_dict, meta_state_dict
+from gan.device import DEFAULT_DEVICE, pick_device
 from gan.metrics.conditioning import attribute_scores
+from gan.pixels import to_unit
 from gan.records import now_iso
+from gan.schedule import StepBudget, cosine_decay
 
 # ----------------------------------------------------------------------------- network
 
@@ -40,7 +43,7 @@ class ClassifierConfig:
 
 
 @dataclass
-class TrainConfig:
+class ClassifierTrainConfig:
     """Training recipe (stored as train_config)."""
 
     minutes: float | None = 4.0   # time budget; ignored when epochs is set
@@ -54,7 +57,7 @@ class TrainConfig:
     noise_max: float = 0.05       # additive Gaussian noise with std ~ U(0, noise_max) on [-1, 1] images; 0 = off
     max_images: int | None = None # use at most this many training images
     seed: int = 0                 # shuffling and initialisation
-    device: str = "cpu"               # where to train (gan.device.pick_device)
+    device: str = DEFAULT_DEVICE      # where to train (gan.device.pick_device)
 
 
 class ClassifierNet(nn.Module):
@@ -129,7 +132,7 @@ def _to_tensor(images: np.ndarray) -> torch.Tensor:
 
 def _batch_float(x: torch.Tensor, size: int, blur: float = 0.0) -> torch.Tensor:
     """uint8 (B, 3, H, W) → float in [-1, 1], blurred (sigma in source pixels) then resized to size."""
-    return resize(gaussian_blur(x.float() / 127.5 - 1, blur), size)
+    return resize(gaussian_blur(to_unit(x), blur), size)
 
 
 CEILING_BLUR = 1.5  # sigma (px at 64x64) of the blurred-faces ceiling
@@ -166,8 +169,9 @@ def degrade(x: torch.Tensor, blur_max: float, noise_max: float) -> torch.Tensor:
 @torch.inference_mode()
 def _probs(net: ClassifierNet, x: torch.Tensor, size: int, batch: int = 512, blur: float = 0.0) -> np.ndarray:
     net.eval()
-    out = [torch.sigmoid(net(_batch_float(x[i:i + batch], size, blur))) for i in range(0, len(x), batch)]
-    return torch.cat(out).numpy() if out else np.zeros((0, net.head.out_features), np.float32)
+    dev = next(net.parameters()).device
+    out = [torch.sigmoid(net(_batch_float(x[i:i + batch].to(dev), size, blur))) for i in range(0, len(x), batch)]
+    return torch.cat(out).cpu().numpy() if out else np.zeros((0, net.head.out_features), np.float32)
 
 
 def real_metrics_of(probs: np.ndarray, labels: np.ndarray, names, split: str) -> dict:
@@ -180,7 +184,7 @@ def real_metrics_of(probs: np.ndarray, labels: np.ndarray, names, split: str) ->
     return out
 
 
-def train_classifier(cache, tcfg: TrainConfig, mcfg: ClassifierConfig | None = None, log=print) -> dict:
+def train_classifier(cache, tcfg: ClassifierTrainConfig, mcfg: ClassifierConfig | None = None, log=print) -> dict:
     """Train on cache's train split, select on val, score on test (val if no test). Returns the checkpoint dict."""
     # Load the data: compact uint8 tensors, labels as float.
     torch.manual_seed(tcfg.seed)
@@ -200,48 +204,48 @@ def train_classifier(cache, tcfg: TrainConfig, mcfg: ClassifierConfig | None = N
     x_held, y_held = _to_tensor(cache.images[held]), cache.attrs[held]
 
     # Construct the network, loss (pos_weight balances rare attributes) and optimiser.
-    net = ClassifierNet(mcfg).to(tcfg.device)
+    device = pick_device(tcfg.device)
+    net = ClassifierNet(mcfg).to(device)
     pos = y_tr.mean(0).clamp(1e-3, 1 - 1e-3)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=((1 - pos) / pos).clamp(1.0, tcfg.max_pos_weight).to(tcfg.device))
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=((1 - pos) / pos).clamp(1.0, tcfg.max_pos_weight).to(device))
     opt = torch.optim.AdamW(net.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     steps_per_epoch = max(1, len(tr) // tcfg.batch)
-    total_steps = tcfg.epochs * steps_per_epoch if tcfg.epochs else None
-    budget_s = None if tcfg.epochs else 60.0 * (tcfg.minutes or 4.0)
+    # A time budget's step count is fixed after the first 20 steps, leaving ~10% for evaluation.
+    budget = StepBudget(steps=tcfg.epochs * steps_per_epoch if tcfg.epochs else None,
+                        seconds=None if tcfg.epochs else 60.0 * (tcfg.minutes or 4.0),
+                        measure_after=20, share=0.9, min_steps=steps_per_epoch)
+    sched = cosine_decay(opt, budget.fraction, floor=0.05)
 
-    # Loop over epochs; the step count of a time budget is fixed after the first 20 steps.
-    t0, step, epoch, best = time.perf_counter(), 0, 0, (-1.0, None, 0)
+    # Loop over epochs.
+    step, epoch, best = 0, 0, (-1.0, None, 0)
     while True:
         net.train()
         perm = torch.randperm(len(tr))
         for i in range(steps_per_epoch):
-            if total_steps is None and step == 20:
-                rate = step / (time.perf_counter() - t0)
-                total_steps = max(steps_per_epoch, int(rate * budget_s * 0.9))  # leave ~10% for evaluation
-            frac = step / total_steps if total_steps else 0.0
-            for g in opt.param_groups:
-                g["lr"] = tcfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
             idx = perm[i * tcfg.batch:(i + 1) * tcfg.batch]
-            x = _batch_float(x_tr[idx], mcfg.input_size).to(tcfg.device)     # (B, 3, S, S)
+            x = _batch_float(x_tr[idx], mcfg.input_size).to(device)     # (B, 3, S, S)
             if tcfg.flip:
                 flip = torch.rand(len(x), device=x.device) < 0.5
                 x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             x = degrade(x, tcfg.blur_max, tcfg.noise_max)
-            loss = loss_fn(net(x), y_tr[idx].to(tcfg.device))
+            loss = loss_fn(net(x), y_tr[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
-            if total_steps and step >= total_steps:
+            budget.after_step(step)
+            sched.step()
+            if budget.done(step):
                 break
         epoch += 1
         # Select on val by mean balanced accuracy.
         s = attribute_scores(_probs(net, x_sel, mcfg.input_size) >= 0.5, y_sel)
         bal = float(np.nanmean(s["balanced_accuracy"]))
-        log(f"epoch {epoch} step {step}/{total_steps} loss {loss.item():.4f} val balanced acc {bal:.4f} "
-            f"({time.perf_counter() - t0:.0f} s)")
+        log(f"epoch {epoch} step {step}/{budget.total} loss {loss.item():.4f} val balanced acc {bal:.4f} "
+            f"({budget.elapsed():.0f} s)")
         if bal > best[0]:
             best = (bal, {k: v.detach().clone() for k, v in net.state_dict().items()}, epoch)
-        if total_steps and step >= total_steps:
+        if budget.done(step):
             break
     net.load_state_dict(best[1])
     real = real_metrics_of(_probs(net, x_held, mcfg.input_size), y_held, names, held_split)
@@ -253,7 +257,7 @@ def train_classifier(cache, tcfg: TrainConfig, mcfg: ClassifierConfig | None = N
         f"balanced accuracy {real['balanced_accuracy_mean']:.4f} (blurred σ={CEILING_BLUR}: "
         f"{blurred['balanced_accuracy_mean']:.4f}), macro-F1 {real['f1_macro_mean']:.4f}")
     tc = asdict(tcfg)
-    tc.update(steps=step, epochs_run=epoch, seconds=round(time.perf_counter() - t0, 1), train_images=int(len(tr)))
+    tc.update(device=str(device), steps=step, epochs_run=epoch, seconds=round(budget.elapsed(), 1), train_images=int(len(tr)))
     return {
         "format_version": FORMAT_VERSION, "kind": "classifier", "model_config": asdict(mcfg), "train_config": tc,
         "attribute_names": names, "model": net.state_dict(), "real_metrics": real,
@@ -295,16 +299,8 @@ def default_classifier_for(loaded_generator, search: list[Path] | None = None) -
     want = list(loaded_generator.attribute_names)
     fp = (getattr(loaded_generator, "dataset", None) or {}).get("fingerprint")
     roots = search if search is not None else [paths.CHECKPOINTS_DIR, paths.workspace_dir()]
-    candidates = [paths.DEFAULT_CLASSIFIER] + [p for r in roots if Path(r).is_dir() for p in sorted(Path(r).rglob("*classifier*.pt"))]
     scored = []
-    for rank, p in enumerate(dict.fromkeys(candidates)):
-        if not p.is_file():
-            continue
-        try:
-            ck = load_checkpoint(p, expected_kind="classifier")
-            validate_classifier(ck, p)  # a forged candidate is skipped here, never built
-        except CheckpointError:
-            continue
+    for rank, (p, ck) in enumerate(find_checkpoints("classifier", paths.DEFAULT_CLASSIFIER, roots, validate_classifier)):
         names = list(ck.get("attribute_names", []))
         if not set(want) <= set(names):
             continue
@@ -326,30 +322,30 @@ def add_cli(subparsers) -> None:
                    help="output checkpoint (default: WORKSPACE/classifier.pt; the shipped checkpoints/ files are "
                         "replaced only when named here)")
     g = t.add_mutually_exclusive_group()
-    g.add_argument("--minutes", type=ct.float_range(0, 10 ** 6, lo_open=True), default=None, help=f"time budget (default: {TrainConfig.minutes})")
+    g.add_argument("--minutes", type=ct.float_range(0, 10 ** 6, lo_open=True), default=None, help=f"time budget (default: {ClassifierTrainConfig.minutes})")
     g.add_argument("--epochs", type=ct.int_range(1, 10 ** 6), default=None, help="fixed number of epochs instead of a time budget")
     t.add_argument("--input-size", type=ct.int_range(16, 512), default=None, help=f"classifier input resolution (default: {ClassifierConfig.input_size})")
-    t.add_argument("--batch", type=ct.int_range(1, 4096), default=None, help=f"batch size (default: {TrainConfig.batch})")
+    t.add_argument("--batch", type=ct.int_range(1, 4096), default=None, help=f"batch size (default: {ClassifierTrainConfig.batch})")
     t.add_argument("--max-images", type=ct.int_range(1, 10 ** 9), default=None, help="use at most this many training images")
     t.add_argument("--seed", type=ct.SEED, default=None)
-    t.add_argument("--device", type=ct.device, default="cpu", help="cpu | cuda | auto (default: %(default)s)")
+    ct.add_device_option(t)
     t.set_defaults(func=_cli_train)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])  # `classifier` alone: its own help
 
 
 def _cli_train(args: argparse.Namespace) -> int:
     from gan.data.prepare import open_source
-    from gan.device import configure_threads, pick_device
+    from gan.device import configure_threads
 
     configure_threads()
-    tcfg, mcfg = TrainConfig(), ClassifierConfig()
+    tcfg, mcfg = ClassifierTrainConfig(), ClassifierConfig()
     for key, value in (("minutes", args.minutes), ("epochs", args.epochs), ("batch", args.batch),
                        ("max_images", args.max_images), ("seed", args.seed)):
         if value is not None:
             setattr(tcfg, key, value)
     if args.input_size:
         mcfg.input_size = args.input_size
-    tcfg.device = str(pick_device(args.device))
+    tcfg.device = args.device
     args.out = args.out or str(paths.workspace_dir() / "classifier.pt")
     cache = open_source(args.data, size=args.size)
     print(f"classifier: {len(cache)} images from {cache.manifest.get('source')} ({cache.fingerprint}), "

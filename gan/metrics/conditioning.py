@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from gan.generate import generate_images, sample_z, truncation_split
-from gan.metrics.fid import fid_from_features, frechet_distance_factored, uint8_to_float
+from gan.metrics.fid import fid_from_features, frechet_distance_factored
+from gan.pixels import images_to_tensor
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -62,7 +63,7 @@ def _named(names: Sequence[str], values) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, values)}
 
 
-def _classifier_columns(classifier, names: Sequence[str]) -> list[int]:
+def classifier_columns(classifier, names: Sequence[str]) -> list[int]:
     """Indices of `names` among the classifier's attributes; raises if it cannot read one of them."""
     have = list(classifier.attribute_names)
     missing = [n for n in names if n not in have]
@@ -77,7 +78,7 @@ def classify_uint8(classifier, images: np.ndarray, columns: list[int], batch: in
     """Classifier probabilities (N, len(columns)) of (N, H, W, 3) uint8 images, and optionally features (N, F)."""
     probs, feats = [], []
     for i in range(0, len(images), batch):
-        x = uint8_to_float(images[i:i + batch])
+        x = images_to_tensor(images[i:i + batch])
         with torch.inference_mode():
             probs.append(classifier.predict_proba(x)[:, columns].float().cpu().numpy())
             if want_features:
@@ -125,7 +126,7 @@ def conditioning_report(loaded, classifier, n: int = 2000, seed: int = 0, batch:
     images and c come back under "_images" / "_c" (not JSON; for FID reuse).
     """
     names = list(loaded.attribute_names)
-    cols = _classifier_columns(classifier, names)
+    cols = classifier_columns(classifier, names)
     rng = np.random.default_rng(seed)
     c = loaded.labels.sample(n, rng)                                   # (n, K) float32 in {0, 1}
     z_scale, w_psi = truncation_split(loaded.G, truncation)            # ψ scales z (DCGAN) or acts in W (style)
@@ -189,7 +190,7 @@ def flip_response(loaded, classifier, n: int = 200, seed: int = 0, batch: int = 
     images where the classifier's reading of b changes. The diagonal should be high, the rest low.
     `flip_correct[a]`: fraction reading a=0 at a=0 and a=1 at a=1."""
     names = list(loaded.attribute_names)
-    cols = _classifier_columns(classifier, names)
+    cols = classifier_columns(classifier, names)
     k = len(names)
     z = sample_z(n, loaded.z_dim, seed)
     base = loaded.labels.sample(n, np.random.default_rng(seed))

@@ -21,6 +21,7 @@ import numpy as np
 from gan import paths
 from gan import cli_types as ct
 from gan.checkpoint import CheckpointError, load_checkpoint, load_generator, save_checkpoint
+from gan.device import DEFAULT_DEVICE, pick_device
 from gan.records import jsonable, now_iso
 from gan.runfolder import RunFolder
 from gan.runlock import RunLock, RunLocked, describe_owner, read_owner
@@ -55,7 +56,7 @@ class EvalConfig:
     data: str | None = None       # --data spec for real images (default: the checkpoint's dataset source)
     requests: list[str] = field(default_factory=list)  # hand-picked requests, e.g. "Smiling, Male=0"
     request_n: int = 100          # images per hand-picked request
-    device: str = "cpu"
+    device: str = DEFAULT_DEVICE  # where to generate and measure (gan.device.pick_device)
 
 
 def real_cache(loaded, cfg: EvalConfig):
@@ -107,13 +108,14 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
     if append and read_owner(path.parent):  # refuse now, not after minutes of measuring (record() locks again)
         raise RunLocked(f"{path.parent} is in use by {describe_owner(path.parent)}; it may be saving {path.name}, so "
                         f"the result cannot be recorded now. {LOCK_HINT}.")
-    loaded = load_generator(path, device=cfg.device)
+    device = pick_device(cfg.device)
+    loaded = load_generator(path, device=device)
     if classifier is None or isinstance(classifier, (str, Path)):
         cpath = classifier or default_classifier_for(loaded)
         if cpath is None:
             raise FileNotFoundError(f"no attribute classifier reads {', '.join(loaded.attribute_names)}; train one: "
                                     f"python -m gan classifier train --data {loaded.dataset.get('source', 'DATA')}")
-        classifier = load_classifier(cpath, device=cfg.device)
+        classifier = load_classifier(cpath, device=device)
     clock = time.perf_counter()
     result: dict = {"checkpoint": str(path), "checkpoint_id": loaded.checkpoint_id, "step": loaded.step,
                     "classifier": str(getattr(classifier, "path", "")), "notes": []}
@@ -171,7 +173,7 @@ def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=
 
     # (5) Inception: FID / KID / conditional FID with cached real statistics.
     if want_inception:
-        extractor = extractor if extractor is not None else fidlib.load_inception(cfg.device)
+        extractor = extractor if extractor is not None else fidlib.load_inception(device)
         fid_n = int(cfg.fid_n or cfg.n)
         if fid_n <= len(gen_images):
             fimg, fc = gen_images[:fid_n], gen_c[:fid_n]
@@ -340,7 +342,7 @@ def add_cli(subparsers) -> None:
                           "no for the shipped files under checkpoints/, which change only when you ask)")
     rec.add_argument("--no-record", "--no-append", dest="record", action="store_false",
                      help="do not rewrite the checkpoint")
-    p.add_argument("--device", type=ct.device, default=d.device)
+    ct.add_device_option(p, d.device)
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     p.set_defaults(func=_cli)
 

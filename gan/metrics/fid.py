@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from gan.atomic import atomic_write
 from gan.paths import REPO_ROOT, workspace_dir
+from gan.pixels import images_to_tensor
 
 INCEPTION_SIZE = 299
 FEATURES_NAME = "Inception-2048"
@@ -154,7 +155,7 @@ def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], images, 
     for i in range(0, n, batch):
         chunk = images[i:i + batch]
         if isinstance(chunk, np.ndarray):
-            chunk = uint8_to_float(chunk)
+            chunk = images_to_tensor(chunk)
         with torch.inference_mode():
             out.append(extractor(chunk.to(device)).float().cpu().numpy())
         if progress:
@@ -168,12 +169,6 @@ def device_of(module) -> torch.device:
         for t in getattr(module, get, lambda: iter(()))():
             return t.device
     return torch.device("cpu")
-
-
-def uint8_to_float(images: np.ndarray) -> torch.Tensor:
-    """(N, H, W, 3) uint8 → (N, 3, H, W) float32 in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
-    return x / 127.5 - 1
 
 
 def feature_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from gan.generate import generate_images, sample_z
-from gan.metrics.conditioning import _classifier_columns, attribute_scores, classify_uint8
+from gan.metrics.conditioning import classifier_columns, attribute_scores, classify_uint8
 from gan.metrics.diversity import RealFacesByLabel, intra_condition_diversity, precision_recall
 
 LIVE_SEED = 12345  # fixed samples, so successive ticks are comparable
@@ -37,7 +37,7 @@ class LiveMetrics:
         if classifier_path is not None:
             from gan.metrics.classifier import load_classifier
             self.classifier = load_classifier(classifier_path)
-            self.cols = _classifier_columns(self.classifier, self.names)
+            self.cols = classifier_columns(self.classifier, self.names)
             _, self.real_feats = classify_uint8(self.classifier, self.real_images, self.cols, want_features=True)
         else:
             print("live metrics: no attribute classifier reads these attributes; measuring diversity only",

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from gan.metrics.conditioning import attribute_scores
-from gan.metrics.fid import uint8_to_float
+from gan.pixels import images_to_tensor
 from gan.models import Discriminator, ModelConfig
 
 
@@ -15,7 +15,7 @@ from gan.models import Discriminator, ModelConfig
 def d_features(D: Discriminator, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """Sum-pooled last-block features (N, ndf·2^k) of D for (N, H, W, 3) uint8 images (eval mode)."""
     D.eval()
-    out = [D.features(uint8_to_float(images[i:i + batch])).sum(dim=(2, 3)).float().numpy()
+    out = [D.features(images_to_tensor(images[i:i + batch])).sum(dim=(2, 3)).float().numpy()
            for i in range(0, len(images), batch)]
     return np.concatenate(out)
 
