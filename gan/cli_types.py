@@ -103,6 +103,16 @@ def device(text: str) -> str:
     raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda, cuda:N or mps, got {text[:40]!r}")
 
 
+def apply_given(cfg, args, *names: str):
+    """Set on the config dataclass `cfg` each named option the user gave (not None), and return it: the CLI
+    overrides fields, it does not define a second set of defaults."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None:
+            setattr(cfg, name, value)
+    return cfg
+
+
 def add_device_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     """The --device option every CLI shares (default gan.device.DEFAULT_DEVICE)."""
     from gan.device import DEFAULT_DEVICE

@@ -292,11 +292,7 @@ def _cli_train(args: argparse.Namespace) -> int:
     from gan.device import configure_threads
 
     configure_threads()
-    tcfg = EncoderTrainConfig()
-    for key, value in (("minutes", args.minutes), ("steps", args.steps), ("batch", args.batch), ("lr", args.lr),
-                       ("pixel_weight", args.pixel_weight), ("seed", args.seed)):
-        if value is not None:
-            setattr(tcfg, key, value)
+    tcfg = ct.apply_given(EncoderTrainConfig(), args, "minutes", "steps", "batch", "lr", "pixel_weight", "seed")
     try:
         tcfg.device = str(pick_device(args.device))
         gen = load_generator(args.ckpt, device=tcfg.device)

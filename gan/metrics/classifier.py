@@ -338,11 +338,8 @@ def _cli_train(args: argparse.Namespace) -> int:
     from gan.device import configure_threads
 
     configure_threads()
-    tcfg, mcfg = ClassifierTrainConfig(), ClassifierConfig()
-    for key, value in (("minutes", args.minutes), ("epochs", args.epochs), ("batch", args.batch),
-                       ("max_images", args.max_images), ("seed", args.seed)):
-        if value is not None:
-            setattr(tcfg, key, value)
+    tcfg = ct.apply_given(ClassifierTrainConfig(), args, "minutes", "epochs", "batch", "max_images", "seed")
+    mcfg = ClassifierConfig()
     if args.input_size:
         mcfg.input_size = args.input_size
     tcfg.device = args.device
