@@ -1,4 +1,5 @@
 """The built-in synthetic face dataset: a procedural, deterministic face renderer with CelebA attributes.
+Over 400 lines because the attribute table, identity sampling and drawing are one renderer, read together.
 
 Every item is drawn from (seed, index) alone: `np.random.default_rng([seed, index])` first samples the
 attributes (obeying CelebA-like correlations, see ATTRIBUTE_TABLE), then an `Identity` (face shape, skin
