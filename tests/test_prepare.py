@@ -98,11 +98,10 @@ def test_interrupted_prepare_resumes_from_finished_chunks(tmp_path, monkeypatch)
     assert cache.ids == fresh.ids and np.array_equal(cache.split, fresh.split)
 
 
-def test_worker_pool_matches_in_process_and_compacts_skips(tmp_path, monkeypatch):
+def test_worker_pool_matches_in_process_and_compacts_skips(tmp_path):
     """Two spawned workers over 2-row chunks (skips inside chunks, rows moved down) give the in-process cache."""
     root = make_celeba_official(tmp_path / "celeba")
     one = prepare(f"celeba:{root}", size=16, out=tmp_path / "one", chunk_size=2, progress=False, workers=1)
-    monkeypatch.setattr(prep, "MIN_POOL_ITEMS", 0)
     two = prepare(f"celeba:{root}", size=16, out=tmp_path / "two", chunk_size=2, progress=False, workers=2)
     assert two.manifest["workers"] == 2 and one.manifest["workers"] == 1
     np.testing.assert_array_equal(np.asarray(one.images), np.asarray(two.images))

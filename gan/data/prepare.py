@@ -2,17 +2,14 @@
 
 Specs: `synthetic[:N]` (built-in renderer, default 20000 faces, seed 0), `celeba:PATH` (official or Kaggle
 layout), `folder:PATH` (images + attribute CSV), `cache:DIR` (an already prepared cache).
-Work is done in chunks of rows, decoded on all cores by a process pool (in-process for small jobs). Each chunk's
-pixels go straight into a memory-mapped `images.npy` in `.NAME.partial-FINGERPRINT/` beside the output, at the
-chunk's own rows, and a small `chunk_NNNNN.npz` (kept rows, labels, skips) marks it finished; an interrupted run
-redoes only chunks without that marker. At the end the kept rows are compacted in place (when images were
-skipped) and the file is moved into the cache, so memory stays flat in the number of images and their size.
+Work is done in chunks of rows, decoded on all cores by a process pool (in-process for small jobs), each worker
+writing its rows straight into a memory-mapped images.npy in `.NAME.partial-FINGERPRINT-…/` beside the output; a
+killed run redoes only unfinished chunks, and the file becomes the cache's without a copy (gan/data/chunks.py).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import sys
@@ -23,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from gan.atomic import atomic_write
 from gan.attributes import check_names
+from gan.data import chunks
 from gan.data import crop as cropping
 from gan.data.cache import CacheError, FaceCache, write_cache
-from gan.data.imagefiles import DatasetError, ImageFileError, LabeledImages, Problems, open_image
+from gan.data.imagefiles import DatasetError, LabeledImages, Problems
 from gan.paths import cache_root
 
 DEFAULT_SIZE = 64           # output resolution (size × size)
@@ -35,8 +32,6 @@ SYNTHETIC_COUNT = 20000     # faces in `synthetic` without :N
 MAX_SYNTHETIC_COUNT = 1_000_000  # at most this many synthetic faces (~12 GB at 64 px)
 SYNTHETIC_SEED = 0
 CHUNK_SIZE = 2048           # images per resumable chunk
-WRITE_ROWS = 64             # rows a worker decodes before writing them to the image file (bounds its memory)
-MIN_POOL_ITEMS = 4096       # smaller jobs run in-process (starting worker processes costs ~1 s)
 PARTIAL_FORMAT = 2          # layout of the partial folder (2: one images.npy + per-chunk markers)
 PREPARE_VERSION = 1         # bump when processing changes, so old caches are rebuilt
 KINDS = ("synthetic", "celeba", "folder", "cache")
@@ -193,91 +188,9 @@ def default_out(spec: DataSpec, size: int = DEFAULT_SIZE, attrs: list[str] | Non
 
 # ---------------------------------------------------------------- chunked processing
 
-@dataclass(frozen=True)
-class _ChunkJob:
-    """What a worker needs for rows [start, stop): only this chunk's file paths travel, not the whole table."""
-
-    start: int
-    stop: int
-    size: int
-    crop: str
-    paths: list[str] | None       # image files of the chunk; None for the synthetic renderer
-    images_file: str              # the partial images.npy (N, H, W, 3) uint8
-    data_offset: int              # byte offset of row 0 in that file
-
-
-def _render_rows(job: _ChunkJob, on_rows=None):
-    """Yield (rows (n, H, W, 3) uint8, their item indices, synthetic labels or None) in groups of WRITE_ROWS,
-    and collect skips in the returned list: (item index, reason, detail)."""
-    skipped: list[tuple[int, str, str]] = []
-
-    def groups():
-        if job.paths is None:  # synthetic: already framed faces from the renderer
-            synthetic = _synthetic_module()
-            for b0 in range(job.start, job.stop, WRITE_ROWS):
-                n = min(job.stop, b0 + WRITE_ROWS) - b0
-                images, labels = synthetic.render_batch(SYNTHETIC_SEED, b0, n, job.size)  # (n,H,W,3), (n,K)
-                yield images, np.arange(b0, b0 + n, dtype=np.int64), labels
-                if on_rows is not None:
-                    on_rows(n)
-            return
-        # Sub-batches bound memory (a few full-size photos decoded at once) and feed MTCNN in batches.
-        step = cropping.DETECT_BATCH if cropping.uses_mtcnn(job.crop) else WRITE_ROWS
-        for b0 in range(job.start, job.stop, step):
-            decoded: list[tuple[int, Any]] = []
-            for i in range(b0, min(job.stop, b0 + step)):
-                try:
-                    decoded.append((i, open_image(job.paths[i - job.start])))
-                except ImageFileError as e:
-                    skipped.append((i, e.reason, e.detail))
-            faces = None
-            if cropping.uses_mtcnn(job.crop) and decoded:
-                faces = cropping.detect_faces_batch([im for _, im in decoded])
-            out, keep = [], []
-            for k, (i, im) in enumerate(decoded):
-                face_img = cropping.crop_image(im, job.crop, job.size, faces[k] if faces is not None else None)
-                if face_img is None:
-                    skipped.append((i, "no face found", ""))
-                    continue
-                out.append(np.asarray(face_img.convert("RGB"), dtype=np.uint8))
-                keep.append(i)
-            if out:
-                yield np.stack(out), np.asarray(keep, np.int64), None
-            if on_rows is not None:
-                on_rows(min(job.stop, b0 + step) - b0)
-
-    return groups(), skipped
-
-
-def _run_chunk(job: _ChunkJob, on_rows=None) -> dict[str, Any]:
-    """Decode + crop one chunk and write its kept rows to the image file at rows start, start+1, … (in a worker
-    process or in-process). Returns the kept item indices, synthetic labels (else None) and the skips."""
-    row_bytes = job.size * job.size * 3
-    groups, skipped = _render_rows(job, on_rows)
-    keep, labels = [], []
-    fd = os.open(job.images_file, os.O_WRONLY)
-    try:
-        pos = job.start
-        for rows, idx, lab in groups:
-            os.pwrite(fd, np.ascontiguousarray(rows, dtype=np.uint8).tobytes(), job.data_offset + pos * row_bytes)
-            pos += len(rows)
-            keep.append(idx)
-            if lab is not None:
-                labels.append(lab)
-    finally:
-        os.close(fd)
-    return dict(keep=np.concatenate(keep) if keep else np.zeros(0, np.int64),
-                labels=np.concatenate(labels) if labels else None, skipped=sorted(skipped))
-
-
-def _worker_init() -> None:
-    """Worker processes: one torch thread each (MTCNN), so N workers use N cores, not N × cores."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-
-
-def _job(src: _Source, start: int, stop: int, images_file: Path, data_offset: int) -> _ChunkJob:
+def _job(src: _Source, start: int, stop: int, images_file: Path, data_offset: int) -> chunks.ChunkJob:
     paths = None if src.table is None else [str(p) for p in src.table.paths[start:stop]]
-    return _ChunkJob(start, stop, src.size, src.crop, paths, str(images_file), data_offset)
+    return chunks.ChunkJob(start, stop, src.size, src.crop, paths, str(images_file), data_offset, SYNTHETIC_SEED)
 
 
 def _chunk_result(src: _Source, raw: dict[str, Any]) -> dict[str, Any]:
@@ -293,90 +206,7 @@ def _chunk_result(src: _Source, raw: dict[str, Any]) -> dict[str, Any]:
 def _process_chunk(src: _Source, start: int, stop: int, images_file: Path, data_offset: int,
                    on_item=None) -> dict[str, Any]:
     """In-process: decode + crop items [start, stop) into the image file; returns the chunk marker's content."""
-    return _chunk_result(src, _run_chunk(_job(src, start, stop, images_file, data_offset), on_item))
-
-
-def _save_chunk(partial: Path, index: int, result: dict[str, Any]) -> None:
-    """Mark one chunk finished (its rows are already in images.npy): atomic, so a crash never leaves half a marker."""
-    with atomic_write(partial / f"chunk_{index:05d}.npz") as f:
-        np.savez(f, attrs=result["attrs"], keep=result["keep"], skipped=np.array(json.dumps(result["skipped"])))
-
-
-def _load_chunk(partial: Path, index: int) -> dict[str, Any] | None:
-    path = partial / f"chunk_{index:05d}.npz"
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return dict(attrs=z["attrs"], keep=z["keep"], skipped=json.loads(str(z["skipped"])))
-    except (OSError, ValueError, KeyError):  # damaged marker: redo the chunk
-        return None
-
-
-def _images_file(partial: Path, count: int, size: int) -> tuple[Path, int]:
-    """The partial (count, size, size, 3) uint8 images.npy (sparse on creation) and its data offset; a file of
-    another shape (or an unreadable one) is recreated and every chunk marker dropped."""
-    path = partial / "images.npy"
-    shape = (count, size, size, 3)
-    try:
-        with open(path, "rb") as f:
-            _, got, dtype, offset = _npy_header(f)
-        if tuple(got) == shape and dtype == np.uint8 and path.stat().st_size == offset + int(np.prod(shape)):
-            return path, offset
-    except (OSError, ValueError):
-        pass
-    for marker in partial.glob("chunk_*.npz"):
-        marker.unlink()
-    mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
-    offset = mm.offset
-    del mm
-    return path, offset
-
-
-def _npy_header(f) -> tuple[tuple[int, int], tuple[int, ...], np.dtype, int]:
-    """(version, shape, dtype, data offset) of an open .npy file."""
-    version = np.lib.format.read_magic(f)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read(f)
-    return version, tuple(shape), dtype, f.tell()
-
-
-def _compact(path: Path, data_offset: int, row_bytes: int, moves: list[tuple[int, int, int]], n: int) -> None:
-    """Move row blocks (src row, dst row, rows) down (dst ≤ src, in order), then rewrite the .npy header for n rows
-    (padded to its old length) and truncate: the file becomes a valid (n, H, W, 3) array. Plain reads and writes
-    of ≤ 64 MB, so memory stays flat."""
-    block = max(1, (64 << 20) // row_bytes)
-    fd = os.open(path, os.O_RDWR)
-    try:
-        for src_row, dst_row, rows in moves:
-            if src_row == dst_row:
-                continue
-            for k in range(0, rows, block):
-                m = min(block, rows - k)
-                buf = os.pread(fd, m * row_bytes, data_offset + (src_row + k) * row_bytes)
-                os.pwrite(fd, buf, data_offset + (dst_row + k) * row_bytes)
-        with open(path, "rb") as f:
-            version, shape, _, _ = _npy_header(f)
-        header = repr({"descr": "|u1", "fortran_order": False, "shape": (n,) + tuple(shape[1:])})
-        magic = np.lib.format.magic(*version)
-        length_bytes = 2 if version == (1, 0) else 4
-        room = data_offset - len(magic) - length_bytes
-        text = header.ljust(room - 1) + "\n"
-        if len(text) != room:  # cannot happen: a shorter shape never needs more characters
-            raise CacheError("npy header does not fit")
-        os.pwrite(fd, magic + room.to_bytes(length_bytes, "little") + text.encode("latin1"), 0)
-        os.ftruncate(fd, data_offset + n * row_bytes)
-    finally:
-        os.close(fd)
-
-
-def pool_workers(todo_items: int, todo_chunks: int, workers: int | None = None) -> int:
-    """Worker processes for a job: `workers` or GAN_PREPARE_WORKERS when given, else every core this process may use
-    for jobs of MIN_POOL_ITEMS or more (1, in-process, below); never more than the chunks left to do."""
-    explicit = workers or int(os.environ.get("GAN_PREPARE_WORKERS", "0") or 0)
-    if not explicit and todo_items < MIN_POOL_ITEMS:
-        return 1
-    return max(1, min(int(explicit or len(os.sched_getaffinity(0))), todo_chunks))
+    return _chunk_result(src, chunks.run_chunk(_job(src, start, stop, images_file, data_offset), on_item))
 
 
 def _open_if_current(out: Path, quick_key: str) -> FaceCache | None:
@@ -421,40 +251,40 @@ def prepare(spec: str | DataSpec, size: int = DEFAULT_SIZE, attrs: list[str] | N
     fingerprint = src.source_fingerprint()
     partial = out.parent / f".{out.name}.partial-{fingerprint}-c{chunk_size}-v{PARTIAL_FORMAT}"
     partial.mkdir(parents=True, exist_ok=True)
-    images_file, data_offset = _images_file(partial, src.count, src.size)  # (count, H, W, 3), rows by item index
+    images_file, data_offset = chunks.open_images_file(partial, src.count, src.size)  # (count, H, W, 3), rows by item index
     n_chunks = (src.count + chunk_size - 1) // chunk_size
     bounds = [(c * chunk_size, min(src.count, (c + 1) * chunk_size)) for c in range(n_chunks)]
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=src.count, desc=f"prepare {spec.kind}", unit="img", file=sys.stderr)
-    chunks: dict[int, dict[str, Any]] = {}
+    results: dict[int, dict[str, Any]] = {}  # chunk → marker content
     for c in range(n_chunks):  # finished chunks (their markers) are reused, never redone
-        result = _load_chunk(partial, c)
+        result = chunks.load_marker(partial, c)
         if result is not None:
-            chunks[c] = result
+            results[c] = result
             if bar is not None:
                 bar.update(bounds[c][1] - bounds[c][0])
-    reused = len(chunks)
-    todo = [c for c in range(n_chunks) if c not in chunks]
-    workers = pool_workers(sum(bounds[c][1] - bounds[c][0] for c in todo), len(todo), workers)
+    reused = len(results)
+    todo = [c for c in range(n_chunks) if c not in results]
+    workers = chunks.pool_workers(sum(bounds[c][1] - bounds[c][0] for c in todo), len(todo), workers)
     if workers <= 1:
         for c in todo:
-            chunks[c] = _process_chunk(src, *bounds[c], images_file, data_offset, bar.update if bar is not None else None)
-            _save_chunk(partial, c, chunks[c])
+            results[c] = _process_chunk(src, *bounds[c], images_file, data_offset, bar.update if bar is not None else None)
+            chunks.save_marker(partial, c, results[c])
     else:  # decode on all cores: each worker writes its chunk's rows, this process writes the markers
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init) as pool:
+                                 initializer=chunks.worker_init) as pool:
             try:
-                pending = {pool.submit(_run_chunk, _job(src, *bounds[c], images_file, data_offset)): c for c in todo}
+                pending = {pool.submit(chunks.run_chunk, _job(src, *bounds[c], images_file, data_offset)): c for c in todo}
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
                         c = pending.pop(fut)
-                        chunks[c] = _chunk_result(src, fut.result())
-                        _save_chunk(partial, c, chunks[c])
+                        results[c] = _chunk_result(src, fut.result())
+                        chunks.save_marker(partial, c, results[c])
                         if bar is not None:
                             bar.update(bounds[c][1] - bounds[c][0])
             except BaseException:
@@ -464,7 +294,7 @@ def prepare(spec: str | DataSpec, size: int = DEFAULT_SIZE, attrs: list[str] | N
         bar.close()
 
     # Assemble in place: kept rows move down over skipped ones; labels and ids are small and sit in RAM.
-    order = [chunks[c] for c in range(n_chunks)]
+    order = [results[c] for c in range(n_chunks)]
     n = sum(len(ch["keep"]) for ch in order)
     if n == 0:
         shutil.rmtree(partial, ignore_errors=True)
@@ -475,7 +305,7 @@ def prepare(spec: str | DataSpec, size: int = DEFAULT_SIZE, attrs: list[str] | N
         moves.append((start, pos, len(ch["keep"])))
         pos += len(ch["keep"])
     if n != src.count:
-        _compact(images_file, data_offset, src.size * src.size * 3, moves, n)
+        chunks.compact(images_file, data_offset, src.size * src.size * 3, moves, n)
     attrs_all = np.concatenate([ch["attrs"] for ch in order]).astype(np.uint8).reshape(n, len(src.attribute_names))  # (N, K)
     keep_all = np.concatenate([ch["keep"] for ch in order]).astype(np.int64)                                      # (N,)
     if src.table is None:
