@@ -194,6 +194,39 @@ def probabilities(path: str, mtime: float, clf_path: str, clf_mtime: float, z: n
     return classify(_classifier(clf_path, clf_mtime), images(path, mtime, z, c))
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def w_of(path: str, mtime: float, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """w = G.mapping(z, c) (N, w_dim) float32 for a style checkpoint."""
+    import torch
+
+    G = _generator(path, mtime).G
+    dev = next(G.parameters()).device
+    with torch.inference_mode():
+        return G.mapping(torch.from_numpy(np.asarray(z, np.float32)).to(dev),
+                         torch.from_numpy(np.asarray(c, np.float32)).to(dev)).cpu().numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def images_w(path: str, mtime: float, w: np.ndarray) -> np.ndarray:
+    """img = G.synthesis(w broadcast to every block) as (N, H, W, 3) uint8."""
+    import torch
+
+    from gan.pixels import tensor_to_images
+
+    G = _generator(path, mtime).G
+    dev = next(G.parameters()).device
+    with torch.inference_mode():
+        return tensor_to_images(G.synthesis(G.broadcast(torch.from_numpy(np.asarray(w, np.float32)).to(dev))))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def probabilities_of(clf_path: str, clf_mtime: float, images: np.ndarray) -> np.ndarray:
+    """Classifier P(attribute) (N, K_clf) of uint8 images."""
+    from explorer.analysis import classify
+
+    return classify(_classifier(clf_path, clf_mtime), images)
+
+
 @st.cache_data(show_spinner="Labelling random faces with the classifier…", max_entries=16)
 def labelled_sample(path: str, mtime: float, clf_path: str, clf_mtime: float, n: int, seed: int,
                     hold: tuple[tuple[int, float], ...] = ()) -> dict:

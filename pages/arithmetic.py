@@ -1,15 +1,21 @@
-"""Arithmetic: mean(A) − mean(B) + mean(C) on z (and optionally on c), shown as faces and saved to a collection."""
+"""Arithmetic: mean(A) − mean(B) + mean(C) in W (style checkpoints) or z (+ c), read back by the classifier."""
 import numpy as np
 import streamlit as st
 
-from explorer import widgets
+from explorer import arithmetic_view, loaders, widgets
 from explorer.faces import Face, describe_condition, stack
 from explorer.latent_ops import condition_arithmetic, latent_arithmetic
 
 st.title("Latent arithmetic")
-st.caption("Each group's *averaged face* is G(mean z, mean c). The result is mean(A) − mean(B) + mean(C) "
-           "(e.g. smiling woman − neutral woman + neutral man).")
+st.caption("Each group's *averaged face* is drawn from its mean latent. The result is mean(A) − mean(B) + mean(C) "
+           "(e.g. smiling woman − neutral woman + neutral man), and the attribute classifier reads all four.")
 model = widgets.require_model()
+clf = widgets.require_classifier(model)
+spaces = ["w", "z"] if "w" in model.gen.spaces else ["z"]
+space = st.radio("Space", spaces, key="arith_space", horizontal=True,
+                 format_func=lambda s: {"w": "W (where a style checkpoint's attributes live)", "z": "z and c"}[s],
+                 help="In W the condition is part of w, so the arithmetic carries the attributes itself. In z the "
+                      "attributes live in c (see the condition setting below); z alone changes little.")
 
 groups = {}
 for col, (g, seed) in zip(st.columns(3), (("A", 1), ("B", 2), ("C", 3))):
@@ -19,12 +25,30 @@ for col, (g, seed) in zip(st.columns(3), (("A", 1), ("B", 2), ("C", 3))):
             shown = groups[g][:12]
             st.image(list(widgets.face_images(model, shown)), width=40, caption=[f"{f.seed}·#{f.index}" for f in shown])
 
-cmode = st.radio("Condition vector of the result", ("apply the same arithmetic to c", "hold A's c", "hold B's c", "hold C's c"),
-                 key="arith_cmode", horizontal=True,
-                 help="apply: c = clip(mean cA − mean cB + mean cC, 0, 1) · hold: keep one group's mean c; only z carries the edit")
+cmode = "apply"
+if space == "z":
+    cmode = st.radio("Condition vector of the result", ("apply the same arithmetic to c", "hold A's c", "hold B's c",
+                                                       "hold C's c"), key="arith_cmode", horizontal=True,
+                     help="apply: c = clip(mean cA − mean cB + mean cC, 0, 1) · hold: keep one group's mean c; only z "
+                          "carries the edit")
 
-if all(groups.values()):
-    means = {g: stack(f) for g, f in groups.items()}  # g → (z (n, D), c (n, K))
+if not all(groups.values()):
+    st.info("Choose faces for all three groups (a random seed needs no set-up).")
+    st.stop()
+means = {g: stack(f) for g, f in groups.items()}  # g → (z (n, D), c (n, K))
+labels = [f"mean A ({len(groups['A'])})", f"− mean B ({len(groups['B'])})", f"+ mean C ({len(groups['C'])})", "= result"]
+if space == "w":
+    w_groups = {g: loaders.w_of(model.path, model.mtime, *means[g]) for g in "ABC"}
+    w_all = np.stack([w_groups[g].mean(0) for g in "ABC"])
+    w_all = np.concatenate([w_all, (w_all[0] - w_all[1] + w_all[2])[None]]).astype(np.float32)  # (4, w_dim)
+    imgs = loaders.images_w(model.path, model.mtime, w_all)
+    for col, img, lab in zip(st.columns(4), imgs, labels):
+        col.image(img, caption=lab, width=160)
+    st.download_button("Download the four faces (PNG with their recipe)", arithmetic_view.w_png(model, imgs, w_all),
+                       file_name="arithmetic_w.png", mime="image/png", key="arith_dl",
+                       help="The PNG carries the four w vectors; the Edit page's replay box re-renders it exactly.")
+    st.caption("A W result has no (z, c) of its own, so it is exported with its w instead of saved to a collection.")
+else:
     try:
         z_res = latent_arithmetic(means["A"][0], means["B"][0], means["C"][0])
         if cmode.startswith("apply"):
@@ -38,11 +62,16 @@ if all(groups.values()):
     c_all = np.stack([means[g][1].mean(0) for g in "ABC"] + [c_res])  # (4, K)
     imgs = model.images(z_all, c_all)
     result = Face(z_res, c_res, -1, 0, model.checkpoint_id, model.names, origin="arithmetic A − B + C")
-    labels = [f"mean A ({len(groups['A'])})", f"− mean B ({len(groups['B'])})", f"+ mean C ({len(groups['C'])})", "= result"]
     for col, img, lab, c in zip(st.columns(4), imgs, labels, c_all):
         col.image(img, caption=f"{lab} · c: {describe_condition(c, model.names)}", width=160)
     with st.expander("Identity of the result"):
         st.write(result.identity())
     widgets.save_faces([result], imgs[3:], "arith", label="Save the result")
-else:
-    st.info("Choose faces for all three groups (a random seed needs no set-up).")
+
+if clf is not None:
+    cp, cm = loaders.classifier_key(model.path, model.mtime)
+    probs = loaders.probabilities_of(cp, cm, imgs)                          # (4, K_clf)
+    table, summary = arithmetic_view.reading_table(probs, list(clf.attribute_names), list(model.names))
+    st.subheader("What the classifier reads")
+    st.markdown(summary)
+    st.dataframe(table, hide_index=True)

@@ -171,6 +171,7 @@ def test_generate_grid_modes(app_env):
 def test_arithmetic_on_collections_and_save(app_env):
     seed_collections(app_env["sha"])
     at = open_page("arithmetic")
+    at.radio(key="arith_space").set_value("z").run()  # z and c: the result is a (z, c) face that can be saved
     for g, name in (("A", "smiling"), ("B", "neutral"), ("C", "neutral")):
         at.radio(key=f"arith_{g}_src").set_value("collection")
         at.run()
@@ -291,6 +292,19 @@ def test_edit_page_report_card_in_each_space(app_env):
     at.selectbox(key="edit_space").set_value("c").run()
     ok(at)
     assert "across conditions" in " ".join(str(m.value) for m in list(at.info) + list(at.warning))
+
+
+def test_arithmetic_in_w_reads_its_result(app_env):
+    at = open_page("arithmetic")
+    ok(at)
+    assert at.radio(key="arith_space").value == "w"
+    assert len(images(at)) >= 4
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["attribute", "A", "B", "C", "result", "expected", "as expected"]
+    assert any("The arithmetic should change" in m.value or "A − B changes no attribute" in m.value for m in at.markdown)
+    at.radio(key="arith_space").set_value("z").run()
+    ok(at)
+    assert at.radio(key="arith_cmode") is not None and at.dataframe[0].value.shape[0] == 4
 
 
 def test_style_mixing_grid_and_block_choice(app_env):

@@ -1,0 +1,41 @@
+"""The Arithmetic page's reading of its own result: the classifier's P(attribute) of A, B, C and the result beside
+the reading the arithmetic asks for (A − B + C), with the attributes it should change marked."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def reading_table(probs: np.ndarray, clf_names: list[str], names: list[str]) -> tuple[list[dict], str]:
+    """Rows per attribute (of the generator's) and a one-line verdict. probs (4, K_clf): A, B, C, result.
+    Expected = reading(A) − reading(B) + reading(C) on the 0/1 readings, clipped to 0/1; an attribute is *targeted*
+    when the expected reading differs from C's (the arithmetic should change it)."""
+    cols = [clf_names.index(n) for n in names if n in clf_names]
+    read = probs[:, cols] >= 0.5                                             # (4, K)
+    expected = np.clip(read[0].astype(int) - read[1] + read[2], 0, 1).astype(bool)
+    rows, targeted, hit, kept, others = [], 0, 0, 0, 0
+    for j, n in enumerate(n for n in names if n in clf_names):
+        target = expected[j] != read[2, j]
+        ok = read[3, j] == expected[j]
+        targeted += int(target)
+        hit += int(target and ok)
+        others += int(not target)
+        kept += int(not target and ok)
+        rows.append({"attribute": ("▶ " if target else "") + n, "A": f"{probs[0, cols[j]]:.2f}",
+                     "B": f"{probs[1, cols[j]]:.2f}", "C": f"{probs[2, cols[j]]:.2f}",
+                     "result": f"{probs[3, cols[j]]:.2f}", "expected": "yes" if expected[j] else "no",
+                     "as expected": "✓" if ok else "✗"})
+    rows.sort(key=lambda r: not r["attribute"].startswith("▶"))
+    summary = (f"The arithmetic should change **{targeted}** attribute{'s' * (targeted != 1)} of C (marked ▶); the "
+               f"result shows **{hit} of {targeted}** and keeps **{kept} of {others}** of the others."
+               if targeted else f"A − B changes no attribute the classifier reads; the result keeps {kept} of {others}.")
+    return rows, summary
+
+
+def w_png(model, images: np.ndarray, w: np.ndarray) -> bytes:
+    """The four faces side by side as a PNG carrying a `faces` recipe with their w."""
+    from gan.generate import image_grid
+    from gan.recipe import make, png_with_recipe
+
+    recipe = make("faces", model.checkpoint_id, z=np.zeros((len(w), model.gen.z_dim), np.float32),
+                  c=np.zeros((len(w), len(model.names)), np.float32), w=w, note="arithmetic A − B + C in W")
+    return png_with_recipe(np.asarray(image_grid(images, nrow=len(images))), recipe)
