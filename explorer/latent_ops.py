@@ -1,8 +1,29 @@
 """The latent maths the pages use (owned by gan.latent), so pages import explorer/ only."""
 from __future__ import annotations
 
+import numpy as np
+
 from gan.latent import (apply_direction, condition_arithmetic, cosine_similarity_matrix, interpolation_path,
                         latent_arithmetic, orthogonalize, pca_map, score_direction)
 
 __all__ = ["apply_direction", "condition_arithmetic", "cosine_similarity_matrix", "interpolation_path",
-           "latent_arithmetic", "orthogonalize", "pca_map", "score_direction"]
+           "latent_arithmetic", "orthogonalize", "pca_map", "score_direction", "w_path_recipe", "path_exports"]
+
+
+def w_path_recipe(model, fa, fb, steps: int) -> dict:
+    """The gan.recipe `interpolate` recipe of a straight W path between two faces (replayable bit for bit)."""
+    from gan.recipe import floats, make
+
+    return make("interpolate", model.checkpoint_id, space="w", steps=int(steps),
+                a={"z": floats(fa.z), "c": floats(fa.c), "w": None}, b={"z": floats(fb.z), "c": floats(fb.c), "w": None})
+
+
+def path_exports(frames: np.ndarray, steps: int, recipe: dict | None) -> tuple[bytes, bytes]:
+    """(strip PNG, animated GIF) of an interpolation path, carrying its recipe when there is one."""
+    from explorer.faces import gif_bytes, grid_png
+    from gan.generate import image_grid
+    from gan.recipe import gif_with_recipe, png_with_recipe
+
+    if recipe is None:
+        return grid_png(frames, steps), gif_bytes(frames, scale=max(1, 128 // frames.shape[1]))
+    return png_with_recipe(np.asarray(image_grid(frames, nrow=steps)), recipe), gif_with_recipe(frames, recipe)

@@ -6,6 +6,8 @@ Environment: GAN_CKPT picks the initial generator checkpoint, GAN_CLASSIFIER the
 """
 from __future__ import annotations
 
+import json
+
 import os
 from datetime import datetime
 from pathlib import Path
@@ -282,6 +284,14 @@ def edit_strip(path: str, mtime: float, _direction, direction_key: tuple, n: int
                   attribute=_direction.attribute, method=_direction.method)
     images = render(gen, recipe)
     return {"images": images.reshape(n, len(strengths), *images.shape[1:]), "recipe": recipe}
+
+
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs={dict: lambda d: json.dumps(d, sort_keys=True)})
+def recipe_images(path: str, mtime: float, recipe: dict) -> np.ndarray:
+    """The images of a gan.recipe recipe on this checkpoint (what its export replays)."""
+    from gan.recipe import render
+
+    return render(_generator(path, mtime), recipe)
 
 
 @st.cache_data(show_spinner="Replaying the recipe…", max_entries=16)

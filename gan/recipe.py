@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
 
+from gan.pixels import tensor_to_images
+
 FORMAT = "gan-recipe/1"
 PNG_KEY = "gan-recipe"
 MAX_RECIPE_BYTES = 8 << 20  # a recipe larger than this is refused on import
@@ -52,14 +54,6 @@ def _t(x, name: str, dim: int | None = None) -> torch.Tensor:
     return t
 
 
-def _ws(G, part: dict, name: str) -> torch.Tensor:
-    """w of a {z, c, w} part: the stored w when present, else mapping(z, c)."""
-    if part.get("w") is not None:
-        return _t(part["w"], f"{name}.w", G.w_dim)
-    z, c = _t(part["z"], f"{name}.z", G.z_dim), _t(part["c"], f"{name}.c", G.c_dim)
-    return G.mapping(z, c)
-
-
 @torch.inference_mode()
 def render(loaded, recipe: dict) -> np.ndarray:
     """The recipe's images (N, H, W, 3) uint8 on this checkpoint (its id must match the recipe's)."""
@@ -68,22 +62,32 @@ def render(loaded, recipe: dict) -> np.ndarray:
     if recipe.get("checkpoint_id") != loaded.checkpoint_id:
         raise RecipeError(f"the recipe was made with checkpoint {recipe.get('checkpoint_id')}, this is "
                           f"{loaded.checkpoint_id}; load that checkpoint to replay it")
-    G, kind = loaded.G.cpu(), recipe.get("kind")
-    style = hasattr(G, "mapping")
+    G, kind = loaded.G, recipe.get("kind")
+    style, dev = hasattr(G, "mapping"), next(loaded.G.parameters()).device
+
+    def T(x, name: str, dim: int | None = None) -> torch.Tensor:  # validated, on G's device (never move G)
+        return _t(x, name, dim).to(dev)
+
+    def W(part: dict, name: str) -> torch.Tensor:
+        """w of a {z, c, w} part: the stored w when present, else mapping(z, c)."""
+        if part.get("w") is not None:
+            return T(part["w"], f"{name}.w", G.w_dim)
+        return G.mapping(T(part["z"], f"{name}.z", G.z_dim), T(part["c"], f"{name}.c", G.c_dim))
+
     try:
         if kind == "faces":
             if style and recipe.get("w") is not None:
-                img = G.synthesis(G.broadcast(_t(recipe["w"], "w", G.w_dim)))
+                img = G.synthesis(G.broadcast(T(recipe["w"], "w", G.w_dim)))
             else:
-                img = G(_t(recipe["z"], "z", G.z_dim), _t(recipe["c"], "c", G.c_dim))
+                img = G(T(recipe["z"], "z", G.z_dim), T(recipe["c"], "c", G.c_dim))
         elif kind == "direction":
             space, strengths = recipe["space"], [float(a) for a in recipe["strengths"]]
-            d, sigma = _t(recipe["direction"], "direction")[0], float(recipe["sigma"])
-            z, c = _t(recipe["z"], "z", G.z_dim), _t(recipe["c"], "c", G.c_dim)
+            d, sigma = T(recipe["direction"], "direction")[0], float(recipe["sigma"])
+            z, c = T(recipe["z"], "z", G.z_dim), T(recipe["c"], "c", G.c_dim)
             rows = []
             for a in strengths:
                 if space == "w":
-                    w = (_t(recipe["w"], "w", G.w_dim) if recipe.get("w") is not None else G.mapping(z, c))
+                    w = (T(recipe["w"], "w", G.w_dim) if recipe.get("w") is not None else G.mapping(z, c))
                     rows.append(G.synthesis(G.broadcast(w + a * sigma * d)))
                 elif space == "z":
                     rows.append(G(z + a * sigma * d, c))
@@ -96,26 +100,26 @@ def render(loaded, recipe: dict) -> np.ndarray:
             steps = int(recipe["steps"])
             if not 2 <= steps <= 1000:
                 raise RecipeError("interpolate needs 2–1000 steps")
-            t = torch.linspace(0, 1, steps)[:, None]
+            t = torch.linspace(0, 1, steps, device=dev)[:, None]
             if recipe["space"] == "w":
-                wa, wb = _ws(G, recipe["a"], "a"), _ws(G, recipe["b"], "b")
+                wa, wb = W(recipe["a"], "a"), W(recipe["b"], "b")
                 img = G.synthesis(G.broadcast((1 - t) * wa + t * wb))
             else:
-                za, zb = _t(recipe["a"]["z"], "a.z", G.z_dim), _t(recipe["b"]["z"], "b.z", G.z_dim)
-                ca, cb = _t(recipe["a"]["c"], "a.c", G.c_dim), _t(recipe["b"]["c"], "b.c", G.c_dim)
+                za, zb = T(recipe["a"]["z"], "a.z", G.z_dim), T(recipe["b"]["z"], "b.z", G.z_dim)
+                ca, cb = T(recipe["a"]["c"], "a.c", G.c_dim), T(recipe["b"]["c"], "b.c", G.c_dim)
                 img = G((1 - t) * za + t * zb, (1 - t) * ca + t * cb)
         elif kind == "mix":
             from gan.style_generator import style_mix_grid
             if not style:
                 raise RecipeError("style mixing needs a style generator")
-            cells = style_mix_grid(G, _ws(G, recipe["sources"], "sources"), _ws(G, recipe["targets"], "targets"),
+            cells = style_mix_grid(G, W(recipe["sources"], "sources"), W(recipe["targets"], "targets"),
                                    [int(i) for i in recipe["layers"]])
             img = cells.flatten(0, 1)
         else:
             raise RecipeError(f"recipe kind must be one of {KINDS}, got {kind!r}")
     except KeyError as e:
         raise RecipeError(f"recipe of kind {kind!r} lacks the field {e}") from None
-    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return tensor_to_images(img)
 
 
 # ----------------------------------------------------------------------------- files

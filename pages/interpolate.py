@@ -1,10 +1,11 @@
-"""Interpolate: a linear or spherical path between two faces, scrubbed with a slider, saved as a strip PNG or a GIF."""
+"""Interpolate: a path between two faces in W (style checkpoints) or z + c, scrubbed with a slider, saved as a strip
+PNG or a GIF (each carrying a replayable recipe)."""
 import numpy as np
 import streamlit as st
 
-from explorer import widgets
+from explorer import loaders, widgets
 from explorer.faces import Face, gif_bytes, grid_png
-from explorer.latent_ops import interpolation_path
+from explorer.latent_ops import interpolation_path, path_exports, w_path_recipe
 
 st.title("Interpolate")
 model = widgets.require_model()
@@ -15,11 +16,17 @@ with left:
 with right:
     b = widgets.latent_source("End", "interp_b", model, default_seed=1, single=True, default_which=1)
 
+spaces = ["w", "z"] if "w" in model.gen.spaces else ["z"]
+space = st.radio("Space", spaces, key="interp_space", horizontal=True,
+                 format_func=lambda s: {"w": "W (a straight line between the two faces' w)", "z": "z and c"}[s])
 c1, c2, c3 = st.columns(3)
-method = c1.radio("Path for z", ("spherical", "linear"), key="interp_method", horizontal=True,
-                  help="spherical keeps intermediate z at a typical Gaussian norm; linear passes closer to the origin")
+method, cmode = "linear", "interpolate"
+if space == "z":
+    method = c1.radio("Path for z", ("spherical", "linear"), key="interp_method", horizontal=True,
+                      help="spherical keeps intermediate z at a typical Gaussian norm; linear passes closer to the origin")
+    cmode = c3.radio("Condition vector", ("interpolate", "hold start's", "hold end's"), key="interp_cmode",
+                     horizontal=True)
 steps = c2.slider("Steps", 2, 32, 8, key="interp_steps")
-cmode = c3.radio("Condition vector", ("interpolate", "hold start's", "hold end's"), key="interp_cmode", horizontal=True)
 
 if not (a and b):
     st.info("Choose both endpoints (random seeds need no set-up).")
@@ -34,7 +41,13 @@ try:
 except ValueError as e:
     st.error(str(e))
     st.stop()
-frames = model.images(z_path, c_path)  # (S, H, W, 3)
+recipe = None
+if space == "w":  # drawn from its recipe, so the downloads replay these exact pixels
+    recipe = w_path_recipe(model, fa, fb, steps)
+    frames = loaders.recipe_images(model.path, model.mtime, recipe)
+else:
+    frames = model.images(z_path, c_path)  # (S, H, W, 3)
+png, gif = path_exports(frames, steps, recipe)
 
 p1, p2 = st.columns([4, 1])
 t = p1.slider("Scrub the path", 0, steps - 1, 0, key="interp_t", format="step %d")
@@ -45,12 +58,17 @@ if play:
     big.image(gif_bytes(frames, duration_ms=150, scale=max(1, 256 // frames.shape[1])), caption="playing the path", width=256)
 else:
     big.image(frames[t], caption=f"t = {t / (steps - 1):.2f}", width=256)
-info.markdown(f"**Start**: {fa.identity()}\n\n**End**: {fb.identity()}\n\n**This frame**: {face_t.identity()}")
+info.markdown(f"**Start**: {fa.identity()}\n\n**End**: {fb.identity()}" +
+              (f"\n\n**This frame**: {face_t.identity()}" if space == "z" else f"\n\n**This frame**: w at t = {t / (steps - 1):.2f}"))
 
 st.image(list(frames), caption=[f"{i / (steps - 1):.2f}" for i in range(steps)], width=64)
 d1, d2 = st.columns(2)
-d1.download_button("Download strip PNG", lambda: grid_png(frames, steps), file_name=f"path_{model.checkpoint_id}.png",
-                   mime="image/png", key="interp_dl_png")
-d2.download_button("Download animated GIF", lambda: gif_bytes(frames, scale=max(1, 128 // frames.shape[1])),
-                   file_name=f"path_{model.checkpoint_id}.gif", mime="image/gif", key="interp_dl_gif")
-widgets.save_faces([face_t], frames[t:t + 1], "interp", label="Save this frame")
+d1.download_button("Download strip PNG", png, file_name=f"path_{model.checkpoint_id}.png",
+                   mime="image/png", key="interp_dl_png", help="A W path's PNG carries its recipe: the Edit page's replay "
+                   "box re-renders the same pixels.")
+d2.download_button("Download animated GIF", gif, file_name=f"path_{model.checkpoint_id}.gif", mime="image/gif",
+                   key="interp_dl_gif")
+if space == "z":
+    widgets.save_faces([face_t], frames[t:t + 1], "interp", label="Save this frame")
+else:
+    st.caption("A frame of a W path has no (z, c) of its own: download the strip (its recipe holds both ends).")

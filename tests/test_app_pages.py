@@ -233,6 +233,7 @@ def test_directions_from_two_collections_on_picked_faces(app_env):
 
 def test_interpolate_steps_and_scrub(app_env):
     at = open_page("interpolate")
+    at.radio(key="interp_space").set_value("z").run()  # z + c: path method and condition choices
     at.slider(key="interp_steps").set_value(5)
     at.radio(key="interp_method").set_value("linear")
     at.run()
@@ -305,6 +306,19 @@ def test_arithmetic_in_w_reads_its_result(app_env):
     at.radio(key="arith_space").set_value("z").run()
     ok(at)
     assert at.radio(key="arith_cmode") is not None and at.dataframe[0].value.shape[0] == 4
+
+
+def test_interpolate_in_w_exports_a_replayable_path(app_env):
+    from gan.recipe import read_recipe
+    at = open_page("interpolate")
+    ok(at)
+    assert at.radio(key="interp_space").value == "w"
+    at.slider(key="interp_steps").set_value(5).run()
+    ok(at)
+    assert len([i for el in images(at) for i in el.proto.imgs]) >= 5 + 1  # the strip and the big frame
+    at.radio(key="interp_space").set_value("z").run()
+    ok(at)
+    assert at.radio(key="interp_method").value == "spherical"
 
 
 def test_style_mixing_grid_and_block_choice(app_env):
