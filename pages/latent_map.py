@@ -10,6 +10,12 @@ from explorer.latent_ops import apply_direction, pca_map
 
 st.title("Latent map")
 model = widgets.require_model()
+spaces = ["w", "z"] if "w" in model.gen.spaces else ["z"]
+space = st.radio("Space", spaces, key="map_space", horizontal=True,
+                 format_func=lambda s: {"w": "W (the mapping network's output: attributes and identity)",
+                                        "z": "z (the input noise)"}[s],
+                 help="For a style checkpoint W is where faces differ meaningfully; z is normalised noise whose "
+                      "principal components each explain about the same small share.")
 
 infos = [i for i in widgets.collections() if model.checkpoint_id in i.checkpoint_ids]
 c1, c2, c3, c4 = st.columns([3, 2, 1, 2])
@@ -39,7 +45,8 @@ if not groups or sum(len(f) for f in groups.values()) < 3:
     st.stop()
 
 zc = {k: stack(f) for k, f in groups.items()}  # name → (z (n, D), c (n, K))
-coords, evr, pca = pca_map({k: v[0] for k, v in zc.items()}, 3 if dims == "3-D" else 2)
+vecs = {k: (loaders.w_of(model.path, model.mtime, *v) if space == "w" else v[0]) for k, v in zc.items()}
+coords, evr, pca = pca_map(vecs, 3 if dims == "3-D" else 2)
 color = None
 if color_by != "collection":
     j = list(clf.attribute_names).index(color_by[2:-1])
@@ -69,12 +76,14 @@ with left:
     st.plotly_chart(bar, key="map_evr")
 with right:
     st.markdown("**Walking along PC1 and PC2** (from the mean face of the mapped latents)")
-    zs, cs = np.concatenate([v[0] for v in zc.values()]), np.concatenate([v[1] for v in zc.values()])
-    steps = np.linspace(-2.5, 2.5, 7) * np.sqrt(pca.explained_variance_[:2])[:, None]  # (2, 7) in z units
+    xs, cs = np.concatenate(list(vecs.values())), np.concatenate([v[1] for v in zc.values()])
+    steps = np.linspace(-2.5, 2.5, 7) * np.sqrt(pca.explained_variance_[:2])[:, None]  # (2, 7) in latent units
     c_mean = (cs.mean(0) > 0.5).astype(np.float32)
-    st.caption(f"checkpoint `{model.checkpoint_id}` · z = mean of the mapped latents + s·PC (s in PC standard deviations) · "
-               f"c = {describe_condition(c_mean, model.names)} (majority of the mapped faces)")
+    st.caption(f"checkpoint `{model.checkpoint_id}` · {space} = mean of the mapped latents + s·PC (s in PC standard "
+               "deviations)" + ("" if space == "w" else f" · c = {describe_condition(c_mean, model.names)} "
+                                                          "(majority of the mapped faces)"))
     for k in range(2):
-        path = apply_direction(zs.mean(0), pca.components_[k], steps[k])  # (7, D)
-        st.image(list(model.images(path, np.repeat(c_mean[None], len(path), 0))), width=56,
-                 caption=[f"PC{k + 1} {s:+.1f}σ" for s in np.linspace(-2.5, 2.5, 7)])
+        path = apply_direction(xs.mean(0), pca.components_[k], steps[k])  # (7, D)
+        walk = (loaders.images_w(model.path, model.mtime, path) if space == "w"
+                else model.images(path, np.repeat(c_mean[None], len(path), 0)))
+        st.image(list(walk), width=56, caption=[f"PC{k + 1} {s:+.1f}σ" for s in np.linspace(-2.5, 2.5, 7)])

@@ -260,6 +260,11 @@ def test_latent_map_with_collections(app_env):
     at.run()
     ok(at)
     assert images(at)
+    assert at.radio(key="map_space").value == "w"  # a style checkpoint maps W by default
+    assert any("w = mean of the mapped latents" in c.value for c in at.caption)
+    at.radio(key="map_space").set_value("z").run()
+    ok(at)
+    assert any("z = mean of the mapped latents" in c.value for c in at.caption)
 
 
 # ----------------------------------------------------------------------------- Metrics
