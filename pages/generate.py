@@ -1,7 +1,7 @@
 """Generate: faces for chosen attributes in a grid; pick faces, save them, download the grid and its latents."""
 import streamlit as st
 
-from explorer import loaders, state, widgets
+from explorer import live_sliders as live, loaders, state, widgets
 from explorer.faces import GRID_MODES, faces_from_arrays, latents_npz_bytes, merge_request, grid_png, request_values
 
 st.title("Generate")
@@ -65,3 +65,8 @@ if picked:
     widgets.save_faces(picked, picked_images, "gen")
 else:
     st.caption("Tick **pick** under faces to collect them; picks stay across pages and grids.")
+
+st.subheader("Continuous attributes")
+st.caption("Every attribute of c as a slider from −0.5 to 1.5 (0 = off, 1 = on, in between and beyond: how far the "
+           "generator goes), applied to the picked faces or the first row of the grid, redrawn as you move them.")
+live.continuous_sliders(model, picked or faces[:cols], "gen_cs")

@@ -127,7 +127,7 @@ def test_generate_attributes_pick_and_save(app_env):
     ok(at)
     boxes = [c for c in at.checkbox if c.key and "_pick_" in c.key]
     assert len(boxes) == 6
-    assert len(images(at)) == 6
+    assert len(images(at)) == 6 + 1  # the grid, and the continuous-c strip (one element)
     boxes[0].check()
     boxes[2].check()
     at.run()
@@ -141,6 +141,25 @@ def test_generate_attributes_pick_and_save(app_env):
     assert np.all(ls.c[:, DEMO_ATTRIBUTES.index("Smiling")] == 1) and np.all(ls.c[:, DEMO_ATTRIBUTES.index("Male")] == 0)
     assert ls.checkpoint_ids == [app_env["sha"]] * 2 and list(ls.indices) == [0, 2]
     assert Image.open(io.BytesIO(ls.thumbnails[0])).size == (32, 32)
+
+
+def test_continuous_attribute_sliders_redraw_and_save(app_env):
+    at = open_page("generate")
+    ok(at)
+    strip = images(at)[-1]
+    before = [i.url for i in strip.proto.imgs] if hasattr(strip.proto.imgs[0], "url") else None
+    assert len(strip.proto.imgs) == 8  # the first grid row
+    at.slider(key="gen_cs_Smiling").set_value(1.5).run()
+    ok(at)
+    strip = images(at)[-1]
+    assert all("Smiling=1.50" in img.caption for img in strip.proto.imgs)
+    if before is not None:
+        assert [i.url for i in strip.proto.imgs] != before
+    at.text_input(key="gen_cs_save_name").input("very smiling")
+    at.button(key="FormSubmitter:gen_cs_save_form-Save these faces (continuous c)").click().run()
+    ok(at)
+    saved = store().get_latents("very smiling")
+    assert len(saved.z) == 8 and np.allclose(saved.c[:, DEMO_ATTRIBUTES.index("Smiling")], 1.5)
 
 
 def test_generate_text_request_and_unknown_name(app_env):
@@ -160,10 +179,10 @@ def test_generate_grid_modes(app_env):
     at.selectbox(key="gen_mode").select("fixed z × varied conditions").run()
     ok(at)
     toggles = at.multiselect(key="gen_toggles").value
-    assert len(images(at)) == 2 * (1 + len(toggles))
+    assert len(images(at)) == 2 * (1 + len(toggles)) + 1  # + the continuous-c strip
     at.selectbox(key="gen_mode").select("fixed condition × varied z").run()
     ok(at)
-    assert len(images(at)) == 2 * 8
+    assert len(images(at)) == 2 * 8 + 1
 
 
 # ----------------------------------------------------------------------------- Arithmetic
