@@ -57,8 +57,9 @@ class TrainConfig:
     smoothing: float = 0.9              # one-sided label smoothing: target of real images (nonsat only)
     d_steps: int = 1                    # D updates per G update
     aux_weight: float = 1.0             # weight of the attribute (auxiliary head) BCE in D's loss (real images)
-    g_aux_weight: float = 0.3           # weight of the same BCE in G's loss (AC-GAN; known to shrink within-class variety)
-    ms_weight: float = 1.0              # mode-seeking term (Mao et al. 2019): pairs with one c, pushes their images apart
+    g_aux_weight: float = 1.0           # weight of the same BCE in G's loss (AC-GAN; shrinks within-class variety unless
+                                        # balanced by ms_weight: see BENCHMARKS.md, recipe experiments)
+    ms_weight: float = 2.0              # mode-seeking term (Mao et al. 2019): pairs with one c, pushes their images apart
     mixing_prob: float = 0.5            # style G: share of samples whose later blocks take w from a second z
     mapping_lr_mult: float = 0.1        # style G: learning-rate multiplier of the mapping network
     ema: float = 0.999                  # decay of G_ema, the generator that is shipped
