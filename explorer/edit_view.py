@@ -54,6 +54,11 @@ def off_target_figure(cards: dict[str, dict]) -> go.Figure:
     return fig
 
 
+def _p(v: float) -> str:
+    """A probability, or — when no face lacked the attribute to move toward it."""
+    return "—" if v != v else f"{v:.2f}"
+
+
 def card_rows(cards: dict[str, dict]) -> list[dict]:
     """The headline of each card at its chosen strength, as table rows."""
     rows = []
@@ -62,7 +67,7 @@ def card_rows(cards: dict[str, dict]) -> list[dict]:
         rows.append({"direction": label, "strength": c["chosen_strength"],
                      "target flips": f"{c['flip_rate'][i]:.0%}" + ("" if c["chosen_reaches_target"] else " (below 70%)"),
                      "off-target, mean": f"{c['off_target_mean'][i]:.1%}", "off-target, worst": f"{c['off_target_max'][i]:.1%}",
-                     f"P({c['attribute']}) before → after": f"{c['p_target_before']:.2f} → {c['p_target_after'][i]:.2f}",
+                     f"P({c['attribute']}) before → after": _p(c["p_target_before"]) + " → " + _p(c["p_target_after"][i]),
                      "pixels changed": f"{c['pixel_change'][i] * 255:.1f}/255",
                      "features changed (1 − cos)": f"{c['feature_change'][i]:.3f}",
                      "faces": c["n"], "built from": f"{c['direction_n_with']} with / {c['direction_n_without']} without"})

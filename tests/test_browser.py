@@ -28,10 +28,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 # sidebar link → page heading
-PAGES = {"Generate": "Generate", "Arithmetic": "Arithmetic", "Directions": "Directions", "Interpolate": "Interpolate",
+PAGES = {"Generate": "Generate", "Arithmetic": "Latent arithmetic", "Directions": "Directions", "Edit": "Edit",
+         "Style mixing": "Style mixing", "Interpolate": "Interpolate",
          "Latent map": "Latent map", "Metrics": "Metrics", "Trainer": "Trainer", "Project": "Project a photo",
          "Workspace": "Workspace"}
-WITH_FACES = {"Generate", "Arithmetic", "Directions", "Interpolate", "Latent map"}
+WITH_FACES = {"Generate", "Arithmetic", "Directions", "Edit", "Style mixing", "Interpolate", "Latent map"}
 
 
 def _free_port() -> int:
@@ -223,5 +224,36 @@ def test_every_page_renders_in_chromium(server):
             assert page.locator('[data-testid="stMain"] :text("demo (2)")').count() == 0
             assert page.locator('[data-testid="stException"]').count() == 0
             page.screenshot(path=str(SHOTS / "workspace_bundle_restored.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_edit_report_card_and_style_mixing_in_chromium(server):
+    """The W-space pages with a real interaction: the Edit page's report card redraws for another method, and style
+    mixing redraws when more blocks are taken from the sources."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page.goto(server, timeout=90_000)
+            page.wait_for_selector('h1:has-text("Generate")', timeout=90_000)
+            _goto(page, "Edit")
+            page.wait_for_selector('h3:has-text("Report card")', timeout=90_000)
+            assert page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').count() >= 1
+            page.locator('[data-testid="stMain"] label:has-text("conditional")').first.click()
+            _settle(page)
+            page.wait_for_selector('h3:has-text("Report card")', timeout=90_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.screenshot(path=str(SHOTS / "edit_conditional.png"), full_page=True)
+            _goto(page, "Style mixing")
+            n_before = _loaded_images(page)
+            page.locator('[data-testid="stMain"] button:has-text("middle")').first.click()
+            _settle(page)
+            assert page.locator('[data-testid="stMain"] :text("coarse, middle")').count() > 0
+            assert page.locator('[data-testid="stException"]').count() == 0 and _loaded_images(page) >= n_before > 0
+            page.screenshot(path=str(SHOTS / "style_mixing_coarse_middle.png"), full_page=True)
         finally:
             browser.close()
