@@ -34,6 +34,23 @@ def run_facts(ckpt: Path) -> dict:
     return out
 
 
+def measured(ckpt: Path, args) -> dict:
+    """evaluate_checkpoint's result for this checkpoint and these sizes, kept under workspace/bench/ (keyed by the
+    generator's weights id) so that adding a row does not re-measure the others."""
+    from gan import paths
+    from gan.checkpoint import load_generator
+
+    key = f"{load_generator(ckpt).checkpoint_id}-n{args.n}-fid{args.fid_n}-real{args.fid_real_n}"
+    kept = paths.workspace_dir() / "bench" / f"recipes-{key}.json"
+    if kept.exists():
+        return json.loads(kept.read_text())
+    r = evaluate_checkpoint(ckpt, append=False, n=args.n, fid=True, fid_n=args.fid_n, fid_real_n=args.fid_real_n,
+                            diversity=True, proxy=True)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(json.dumps(r))
+    return r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", action="append", required=True, help='"LABEL=PATH": a recipe and its checkpoint')
@@ -46,8 +63,7 @@ def main() -> None:
     for spec in args.run:
         label, _, path = spec.partition("=")
         ckpt = Path(path)
-        r = evaluate_checkpoint(ckpt, append=False, n=args.n, fid=True, fid_n=args.fid_n, fid_real_n=args.fid_real_n,
-                                diversity=True, proxy=True)
+        r = measured(ckpt, args)
         facts = run_facts(ckpt)
         rows.append((label, r, facts))
         print(label, {k: r.get(k) for k in ("intra_condition_diversity_ratio", "recall", "precision", "fid",
