@@ -25,6 +25,7 @@ FAST = {
     "classifier": {"--minutes": None, "--epochs": "1", "--max-images": "32", "--size": "32", "--input-size": "32"},
     "encoder": {"--minutes": None, "--steps": "2", "--batch": "4", "--width": "8"},
     "project": {"--steps": "2"},
+    "edits": {"--n-direction": "40", "--n": "8"},
 }
 DROP_FLAGS = {"--fid", "--kid", "--cfid", "--progress"}
 EXTRA = {"train": ["--no-progress"], "evaluate": ["--no-proxy", "--no-diversity"],
