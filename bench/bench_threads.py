@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> None:
             unit = (lambda s: f"{1000 * s:.0f} ms") if name == "grid" else (lambda s: f"{s:.1f} s")
             rows.append(f"| {name} | {cond} | {unit(b['1'])} | {unit(b['2'])} | {unit(b['default'])} | "
                         f"{b['2'] / b['1']:.2f} | **{ratio:.2f}** |")
+    idle_note = ("" if seen["alone"]["busy"] < 0.5 else
+                 f" Other work kept about {seen['alone']['busy']:.1f} cores busy during the \"alone\" condition too (a "
+                 "training run at higher priority), so the idle-machine case, where the default picks 2 threads, was "
+                 "not measured in this run.")
     md = f"""## Thread defaults (`python -m bench.bench_threads --rounds {args.rounds}`)
 
 {machine_line()}; run under `nice -n 19`. Busy cores seen by /proc/stat at the start of each condition: alone
@@ -169,7 +173,7 @@ readings 0.1 s apart; at least 1).
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Worst default ÷ best: **{worst:.2f}** (target ≤ {TARGET}).
+Worst default ÷ best: **{worst:.2f}** (target ≤ {TARGET}).{idle_note}
 """
     print(md)
     if not args.no_write:
