@@ -1,5 +1,6 @@
 """Projection: a photo into the latent space — find faces (MTCNN), crop them like the training data, and
-optimise (z, c) so that G(z, c) redraws the face.
+optimise (z, c) so that G(z, c) redraws the face. (Just over ~400 lines on purpose: detect, crop, start, optimise
+and report share ProjectionResult and read best in one file, in order.)
 
     faces = prepare_photo(photo, gen.dataset.get("crop"), gen.img_resolution)   # [FaceCandidate], best first
     res = project(gen, faces[0].crop, encoder=enc, classifier=clf, steps=200)  # ProjectionResult

