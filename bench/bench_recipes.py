@@ -80,12 +80,14 @@ def main() -> None:
     for label, r, f in rows:
         bal = r.get("attr_balanced_accuracy", {})
         worst = min(bal, key=bal.get) if bal else "?"
-        md.append(f"| {label} | {f.get('step', r.get('step'))} | {f.get('minutes', float('nan')):.0f} | "
+        minutes = f"{f['minutes']:.0f}" if "minutes" in f else "—"
+        speed = f"{f['images_per_s']:.0f}" if "images_per_s" in f else "—"
+        md.append(f"| {label} | {f.get('step', r.get('step'))} | {minutes} | "
                   f"{r.get('intra_condition_diversity_ratio', float('nan')):.2f} | "
                   f"{r.get('intra_condition_diversity_ratio_features', float('nan')):.2f} | "
                   f"{r.get('recall', float('nan')):.3f} | {r.get('precision', float('nan')):.3f} | "
                   f"{r.get('fid', float('nan')):.1f} | {r['attr_balanced_accuracy_mean']:.3f} "
-                  f"({worst} {bal.get(worst, float('nan')):.2f}) | {f.get('images_per_s', float('nan')):.0f} |")
+                  f"({worst} {bal.get(worst, float('nan')):.2f}) | {speed} |")
     text = "\n".join(md)
     print(text)
     if not args.no_write:
