@@ -263,6 +263,15 @@ def latent_source(label: str, prefix: str, model: Model, default_seed: int = 0, 
     return faces
 
 
+def face_set(label: str, prefix: str, model: Model, default_seed: int, default_n: int, max_n: int = 6) -> list[Face]:
+    """latent_source, where a random seed gives a slider-chosen number of faces (1–max_n) instead of one."""
+    faces = latent_source(label, prefix, model, default_seed=default_seed)
+    if faces and st.session_state.get(f"{prefix}_src", "random seed") == "random seed":
+        n = int(st.slider(f"random {label.split()[0].lower()}", 1, max_n, default_n, key=f"{prefix}_n"))
+        faces = random_faces(model, n, int(st.session_state.get(f"{prefix}_seed", default_seed)))
+    return faces
+
+
 def random_faces(model: Model, n: int, seed: int, truncation: float = 1.0) -> list[Face]:
     """n faces from one seed: z = sample_z(n, seed), c drawn from the checkpoint's label distribution."""
     from gan.attributes import ANY

@@ -18,17 +18,9 @@ if "w" not in model.gen.spaces:
 groups = loaders.block_groups(model.gen.G.num_ws)
 c1, c2 = st.columns(2)
 with c1:
-    sources = widgets.latent_source("Sources (rows)", "mix_src", model, default_seed=1)
-    if sources and len(sources) == 1:
-        n_src = int(st.slider("random sources", 1, 6, 4, key="mix_n_src"))
-        if st.session_state.get("mix_src_src", "random seed") == "random seed":
-            sources = widgets.random_faces(model, n_src, int(st.session_state.get("mix_src_seed", 1)))
+    sources = widgets.face_set("Sources (rows)", "mix_src", model, default_seed=1, default_n=4)
 with c2:
-    targets = widgets.latent_source("Targets (columns)", "mix_dst", model, default_seed=2)
-    if targets and len(targets) == 1:
-        n_dst = int(st.slider("random targets", 1, 6, 5, key="mix_n_dst"))
-        if st.session_state.get("mix_dst_src", "random seed") == "random seed":
-            targets = widgets.random_faces(model, n_dst, int(st.session_state.get("mix_dst_seed", 2)))
+    targets = widgets.face_set("Targets (columns)", "mix_dst", model, default_seed=2, default_n=5)
 take = st.segmented_control("Blocks taken from the source", list(groups), default=["coarse"], selection_mode="multi",
                             key="mix_groups", format_func=lambda g: f"{g} ({', '.join(str(4 * 2 ** i) for i in groups[g])} px)")
 if not sources or not targets:

@@ -350,7 +350,7 @@ def test_style_mixing_grid_and_block_choice(app_env):
     ok(at)
     n_before = len(images(at))
     assert n_before == 4 + 5 + 4 * 5  # sources, targets and every mix
-    at.slider(key="mix_n_src").set_value(2).run()
+    at.slider(key="mix_src_n").set_value(2).run()
     ok(at)
     assert len(images(at)) == 2 + 5 + 2 * 5
     at.segmented_control(key="mix_groups").set_value(["coarse", "middle"]).run()  # 32 px: no fine block
