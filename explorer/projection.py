@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from explorer import loaders
 from explorer.loaders import boxes_preview, example_photo, find_faces  # noqa: F401 - the page's names for them
 from gan.pixels import to_unit
-from gan.project import MAX_PHOTO_BYTES, PhotoError, project  # noqa: F401 - re-exported for pages/project.py
+from gan.project import MAX_PHOTO_BYTES, START_NAMES, PhotoError, project  # noqa: F401 - re-exported for pages/project.py
 
 MAX_UPLOAD_MB = MAX_PHOTO_BYTES // 2**20  # st.file_uploader cap (the library checks the bytes again)
 EXAMPLE_NAME = "astronaut.png (scikit-image example)"
@@ -54,7 +54,7 @@ def summary_lines(result, names: tuple[str, ...]) -> list[str]:
     """What the projection found and how close it is, in words that say what each number compares."""
     from explorer.faces import describe_condition
 
-    where = {"encoder": "the encoder's guess", "zero": "z = 0", "given": "the given z"}.get(result.start, result.start)
+    where = START_NAMES.get(result.start, result.start)
     lines = [f"**Reconstruction error**: MSE {mse_pm1(result):.4f} with pixels on [−1, 1] (the unit inversion papers "
              f"report) · mean absolute error {result.pixel_error:.1f} of 255 (from {where}: "
              f"{result.start_pixel_error:.1f}) · {result.steps} steps in {fmt_seconds(result.seconds)}.",

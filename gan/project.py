@@ -135,7 +135,7 @@ class ProjectionResult:
     start_pixel_error: float       # the same for the starting point (encoder / zero z)
     attr_agreement: float | None   # fraction of the classifier's attributes read the same on both (None: no classifier)
     seconds: float                 # wall time of the whole projection
-    start: str = "zero"            # where z started: "encoder" (ẑ), "zero" or "given"
+    start: str = "zero"            # where z started: "encoder" (ẑ), "zero", "seed" (style G) or "given"
     attribute_names: tuple[str, ...] = ()                       # the classifier's attributes
     target_probs: np.ndarray | None = None                      # (K,) classifier P on the target
     recon_probs: np.ndarray | None = None                       # (K,) classifier P on the reconstruction
@@ -154,7 +154,7 @@ class ProjectionResult:
 
     def summary(self) -> str:
         """A plain statement of how close the reconstruction is."""
-        where = {"encoder": "the encoder's guess", "zero": "z = 0", "given": "the given z"}.get(self.start, self.start)
+        where = START_NAMES.get(self.start, self.start)
         s = (f"Mean pixel error {self.pixel_error:.1f} on a 0–255 scale (starting from {where}: "
              f"{self.start_pixel_error:.1f}; {self.steps} steps, {self.seconds:.1f} s)")
         agree = self.attr_agree
@@ -167,17 +167,27 @@ def _classifier_reads(classifier, names) -> bool:
     return classifier is not None and set(names) <= set(classifier.attribute_names)
 
 
+# How each start reads on a page or in a report.
+START_NAMES = {"encoder": "the encoder's guess", "zero": "z = 0", "seed": "a fixed z from the prior", "given": "the given z"}
+
+
 def start_latents(gen, target: torch.Tensor, encoder=None, classifier=None) -> tuple[list[tuple[str, torch.Tensor]], list[torch.Tensor]]:
     """Candidate starts for targets (B, 3, R, R) in [-1, 1]: [(kind, z (B, z_dim))], [c (B, c_dim) multi-hot].
     project_batch keeps, per face, the (z, c) pair that redraws it best.
 
-    z: 0 (the prior's mean) and the encoder's ẑ, pulled back to the prior's shell (mean ẑ² ≤ 1) — on photos unlike
+    z: 0 (the prior's mean; for a style generator, whose mapping normalises z, a fixed draw from the prior) and the
+    encoder's ẑ, pulled back to the prior's shell (mean ẑ² ≤ 1) — on photos unlike
     the generated faces it was trained on, the encoder extrapolates to latents G draws as noise.
     c: the attribute classifier's reading (when it reads all the generator's attributes; trained on real images,
     it reads photos best) and the encoder's ĉ (trained on this generator's faces, it reads those best); with
     neither, the most common training condition."""
     b = len(target)
-    zs, cs = [("zero", torch.zeros(b, gen.z_dim))], []
+    if hasattr(gen.G, "mapping"):  # a style G normalises z: 0 has no direction (its first step lands anywhere)
+        from gan.generate import sample_z
+        zs = [("seed", sample_z(1, gen.z_dim, 0).expand(b, -1).clone())]   # one fixed draw from the prior
+    else:
+        zs = [("zero", torch.zeros(b, gen.z_dim))]
+    cs = []
     if encoder is not None:
         z, c_prob = encoder.predict(target)
         zs.append(("encoder", z / z.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1.0)))  # (B, z_dim), mean z² ≤ 1
@@ -230,7 +240,7 @@ def project_batch(gen, images: np.ndarray, encoder=None, classifier=None, steps:
         return per + prior_weight * z.pow(2).mean(1), img
 
     # Start (see start_latents): explicit inits win; of the candidate (z, c) pairs each face keeps the one whose
-    # image is closest to it. kinds[i]: where face i's z starts ("encoder", "zero", "given").
+    # image is closest to it. kinds[i]: where face i's z starts ("encoder", "zero", "seed", "given").
     zs, cs = start_latents(gen, target.cpu(), encoder, classifier)
     if z_init is not None:
         zs = [("given", torch.as_tensor(np.asarray(z_init, np.float32)).reshape(b, gen.z_dim))]

@@ -96,7 +96,7 @@ def test_projection_recovers_a_generated_face_far_better_than_a_random_start(tin
     assert np.allclose(one.z, res[0].z, atol=1e-4)
     # optimise_c keeps c inside [0, 1].
     rc = project(gen, target[1], steps=30, optimise_c=True)
-    assert rc.c.min() >= 0 and rc.c.max() <= 1 and rc.start == "zero"
+    assert rc.c.min() >= 0 and rc.c.max() <= 1 and rc.start == "seed"  # the tiny style G: a fixed prior draw, not z = 0
 
 
 def test_encoder_trains_gives_the_start_and_refuses_another_generator(tiny, tmp_path, capsys):
@@ -116,8 +116,8 @@ def test_encoder_trains_gives_the_start_and_refuses_another_generator(tiny, tmp_
     assert z.shape == (2, Z_DIM) and c.shape == (2, len(DEMO_ATTRIBUTES)) and 0 <= c.min() <= c.max() <= 1
     face = generate_images(gen.G, sample_z(1, Z_DIM, 3), gen.labels.sample(1, np.random.default_rng(3)))[0]
     zs, cs = start_latents(gen, to_tensor(face[None]), encoder=enc)
-    assert [k for k, _ in zs] == ["zero", "encoder"] and float(zs[1][1].pow(2).mean()) <= 1 + 1e-5 and len(cs) == 1
-    assert project(gen, face, encoder=enc, steps=3).start in ("encoder", "zero")  # whichever start draws it closer
+    assert [k for k, _ in zs] == ["seed", "encoder"] and float(zs[1][1].pow(2).mean()) <= 1 + 1e-5 and len(cs) == 1
+    assert project(gen, face, encoder=enc, steps=3).start in ("encoder", "seed")  # whichever start draws it closer
 
     # A metadata-only rewrite of the generator (what `evaluate` does) keeps the encoder; other weights do not.
     ck_gen = load_checkpoint(tiny["gen"])
