@@ -52,7 +52,8 @@ def _runs(gen, targets: np.ndarray, enc, clf, steps: int) -> dict[str, list]:
     if enc is not None:
         out["encoder, no optimisation"] = project_batch(gen, targets, encoder=enc, classifier=clf, steps=0)
         out[f"encoder + {steps} steps"] = project_batch(gen, targets, encoder=enc, classifier=clf, steps=steps)
-    out[f"z = 0 + {steps} steps"] = project_batch(gen, targets, classifier=clf, steps=steps)
+    start = "a fixed prior z" if hasattr(gen.G, "mapping") else "z = 0"  # see gan.project.start_latents
+    out[f"{start} + {steps} steps"] = project_batch(gen, targets, classifier=clf, steps=steps)
     return out
 
 
