@@ -241,11 +241,13 @@ def test_edit_report_card_and_style_mixing_in_chromium(server):
             page.goto(server, timeout=90_000)
             page.wait_for_selector('h1:has-text("Generate")', timeout=90_000)
             _goto(page, "Edit")
-            page.wait_for_selector('h3:has-text("Report card")', timeout=90_000)
-            assert page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').count() >= 1
+            table = '[data-testid="stMain"] [data-testid="stDataFrame"]'
+            page.wait_for_selector(table, timeout=180_000)  # the card is computed after its heading is drawn
+            _settle(page)
+            assert page.locator(table).count() >= 1
             page.locator('[data-testid="stMain"] label:has-text("conditional")').first.click()
             _settle(page)
-            page.wait_for_selector('h3:has-text("Report card")', timeout=90_000)
+            page.wait_for_selector(table, timeout=180_000)
             assert page.locator('[data-testid="stException"]').count() == 0
             page.screenshot(path=str(SHOTS / "edit_conditional.png"), full_page=True)
             _goto(page, "Style mixing")
