@@ -8,34 +8,16 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.demo import make_tiny_classifier, make_tiny_generator
-from gan.checkpoint import load_generator
+from explorer.demo import make_tiny_generator
 
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-Z_DIM = 16
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny14")
-    gen = make_tiny_generator(root / "tiny_generator.pt", z_dim=Z_DIM)
-    clf = make_tiny_classifier(root / "tiny_classifier.pt")
-    return {"gen": gen, "clf": clf, "sha": load_generator(gen).checkpoint_id}
-
-
-@pytest.fixture
-def app_env(tiny, monkeypatch):
-    monkeypatch.setenv("GAN_CKPT", str(tiny["gen"]))
-    monkeypatch.setenv("GAN_CLASSIFIER", str(tiny["clf"]))
-    return tiny
+from test_app_pages import APP, Z_DIM, app_env, ok, tiny  # noqa: F401 - the shared tiny checkpoint and its fixtures
+from test_app_pages import open_page as open_app_page
 
 
 def open_page(name: str, at: AppTest | None = None) -> AppTest:
-    at = at or AppTest.from_file(APP, default_timeout=120)
-    if name != "generate" or not at._tree:
-        at.switch_page(f"../pages/{name}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    """test_app_pages.open_page, failing at once on an exception: every flow builds on the page it opens."""
+    at = open_app_page(name, at)
+    ok(at)
     return at
 
 
