@@ -365,8 +365,9 @@ class LatentStore:
         self._check_existing_file()  # a foreign or unwritable file is refused before anything is written to it
 
         def init(conn: sqlite3.Connection) -> None:
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # One transaction: another process opening the file sees either no tables or the whole stamped schema,
+            # never our tables with user_version still 0 (which _check_existing_file would refuse as foreign).
+            conn.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
 
         self._retry(self._set_wal)
         self._run(init)
