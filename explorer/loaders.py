@@ -309,16 +309,11 @@ def replay(path: str, mtime: float, data: bytes) -> dict:
 @st.cache_data(show_spinner="Measuring what this latent space changes…", max_entries=32)
 def space_effect(path: str, mtime: float, space: str) -> dict:
     """gan.metrics.diversity.space_effect against real faces (renderer or the dataset cache)."""
-    from gan.metrics.diversity import RealFacesByLabel, space_effect as effect_of
-    from gan.metrics.evaluate import EvalConfig, real_cache
+    from gan.metrics.diversity import space_effect as effect_of
+    from gan.metrics.evaluate import real_faces_for
 
     gen = _generator(path, mtime)
-    try:
-        real = RealFacesByLabel(gen.attribute_names, gen.img_resolution)
-    except ValueError:  # not the renderer's attributes: real faces from the dataset cache
-        cache, _ = real_cache(gen, EvalConfig())
-        real = RealFacesByLabel(gen.attribute_names, gen.img_resolution, cache, tuple(cache.attribute_names))
-    return effect_of(gen.G, gen.labels, real, space)
+    return effect_of(gen.G, gen.labels, real_faces_for(gen), space)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

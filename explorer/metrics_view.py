@@ -59,15 +59,11 @@ def variety_report(gen, clf, k: int, n: int, seed: int, progress: Callable[[str,
     """Intra-condition diversity (pixels and classifier features) of the generator against real faces with the same
     labels: the renderer's for the synthetic attributes, else the training cache's faces with identical labels."""
     from gan.metrics.conditioning import classifier_columns, classify_uint8
-    from gan.metrics.diversity import RealFacesByLabel, intra_condition_diversity
-    from gan.metrics.evaluate import EvalConfig, real_cache
+    from gan.metrics.diversity import intra_condition_diversity
+    from gan.metrics.evaluate import real_faces_for
 
     cols = classifier_columns(clf, gen.attribute_names)
-    try:
-        real = RealFacesByLabel(gen.attribute_names, gen.img_resolution)
-    except ValueError:  # not the renderer's attributes: real faces come from the dataset cache
-        cache, _ = real_cache(gen, EvalConfig())
-        real = RealFacesByLabel(gen.attribute_names, gen.img_resolution, cache, tuple(cache.attribute_names))
+    real = real_faces_for(gen)
     progress("variety", 0, 1)
     out = intra_condition_diversity(gen.G, gen.labels, real, k=k, n=n, seed=seed,
                                     features=lambda imgs: classify_uint8(clf, imgs, cols, want_features=True)[1])

@@ -87,6 +87,18 @@ def real_cache(loaded, cfg: EvalConfig):
     return cache, note
 
 
+def real_faces_for(loaded):
+    """Real faces that share a label vector with the generator's conditions (gan.metrics.diversity.RealFacesByLabel):
+    the renderer's for the synthetic attributes, else the training cache's faces with identical labels."""
+    from gan.metrics.diversity import RealFacesByLabel
+
+    try:
+        return RealFacesByLabel(loaded.attribute_names, loaded.img_resolution)
+    except ValueError:  # not the renderer's attributes: real faces come from the dataset cache
+        cache, _ = real_cache(loaded, EvalConfig())
+        return RealFacesByLabel(loaded.attribute_names, loaded.img_resolution, cache, tuple(cache.attribute_names))
+
+
 def evaluate_checkpoint(path: str | Path = paths.DEFAULT_CHECKPOINT, classifier=None, progress: Progress | None = None,
                         append: bool = True, extractor=None, cfg: EvalConfig | None = None, **overrides) -> dict:
     """Measure the generator at `path`; returns a flat JSON-ready dict and (append=True) records it in the
