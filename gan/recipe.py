@@ -84,17 +84,15 @@ def render(loaded, recipe: dict) -> np.ndarray:
             space, strengths = recipe["space"], [float(a) for a in recipe["strengths"]]
             d, sigma = T(recipe["direction"], "direction")[0], float(recipe["sigma"])
             z, c = T(recipe["z"], "z", G.z_dim), T(recipe["c"], "c", G.c_dim)
+            if space not in ("w", "z", "c"):
+                raise RecipeError(f"unknown space {space!r}")
+            base = ((T(recipe["w"], "w", G.w_dim) if recipe.get("w") is not None else G.mapping(z, c))
+                    if space == "w" else {"z": z, "c": c}[space])           # the faces' coordinates, read once
             rows = []
             for a in strengths:
-                if space == "w":
-                    w = (T(recipe["w"], "w", G.w_dim) if recipe.get("w") is not None else G.mapping(z, c))
-                    rows.append(G.synthesis(G.broadcast(w + a * sigma * d)))
-                elif space == "z":
-                    rows.append(G(z + a * sigma * d, c))
-                elif space == "c":
-                    rows.append(G(z, c + a * sigma * d))
-                else:
-                    raise RecipeError(f"unknown space {space!r}")
+                moved = base + a * sigma * d
+                rows.append(G.synthesis(G.broadcast(moved)) if space == "w" else
+                            G(moved, c) if space == "z" else G(z, moved))
             img = torch.stack(rows, 1).flatten(0, 1)                           # faces × strengths, row-major
         elif kind == "interpolate":
             steps = int(recipe["steps"])
