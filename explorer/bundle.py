@@ -2,22 +2,25 @@
 
 Layout (nothing else is read on import; member names come from this code, never from the zip):
 
-    manifest.json        {"format": "gan-explorer-bundle", "format_version": 1, "created",
+    manifest.json        {"format": "gan-explorer-bundle", "format_version": 2, "created",
                           "checkpoints": [sha256 ids referred to],
                           "collections": [{"name", "note", "created"}],
                           "parts": [{"collection", "checkpoint_id", "attribute_names", "count",
-                                     "z_dim", "c_dim", "meta": [...], "thumbnail_sizes": [...],
+                                     "z_dim", "c_dim", "w_dim", "meta": [...], "thumbnail_sizes": [...],
                                      "created": [...]}],
                           "directions": [{"name", "method", "source_collections", "checkpoint_id",
-                                          "target_attribute", "meta", "z_dim", "created"}],
+                                          "target_attribute", "meta", "z_dim", "created", "space"}],
                           "settings": {key: value}}
     parts/{i}/z.npy  (n, z_dim) float32    parts/{i}/c.npy  (n, c_dim) float32
     parts/{i}/seeds.npy, indices.npy (n,) int64 (-1 = unknown)
     parts/{i}/thumbnails.npy (sum of sizes,) uint8 — PNGs back to back, split by thumbnail_sizes (0 = none)
-    directions/{j}.npy (z_dim,) float32
+    parts/{i}/w.npy (n, w_dim) float32, parts/{i}/has_w.npy (n,) bool — only when w_dim > 0: the faces that render
+                     from a stored w (rows without one hold zeros)
+    directions/{j}.npy (z_dim,) float32 — the vector's length; "space" says whether it lives in z or W
 
 A part is the latents of one collection that share a checkpoint and attribute list, so z and c travel
 bit-exactly and the same checkpoint renders the same faces; creation times ("created", optional) travel too.
+Version 1 bundles (no w, no direction space) still import: their faces have no w and their directions are in z.
 Importing merges into an existing store: a name that exists with the same content is left alone; with other
 content the caller chooses skip, replace or keep both (" (2)", " (3)"…); existing settings are kept unless asked.
 """
@@ -38,7 +41,8 @@ from gan.records import now_iso
 from gan.untrusted import UntrustedFileError, ZipReader, parse_json, read_capped
 
 FORMAT = "gan-explorer-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 2 added w per face and a space per direction
 MAX_BUNDLE_BYTES = 200 * 1024 * 1024  # compressed file
 MAX_UNCOMPRESSED = 1024 * 1024 * 1024  # zip-bomb guard: sum of declared member sizes
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -74,9 +78,12 @@ def export_bundle(store: LatentStore, path_or_buffer: str | os.PathLike | Binary
             members.update({f"parts/{i}/z.npy": _npy(s.z), f"parts/{i}/c.npy": _npy(s.c),
                             f"parts/{i}/seeds.npy": _npy(s.seeds), f"parts/{i}/indices.npy": _npy(s.indices),
                             f"parts/{i}/thumbnails.npy": _npy(thumbs)})
+            if s.w is not None:
+                members.update({f"parts/{i}/w.npy": _npy(s.w), f"parts/{i}/has_w.npy": _npy(s.has_w)})
             parts.append({"collection": name, "checkpoint_id": ck,
                           "attribute_names": list(s.attribute_names), "count": len(s),
                           "z_dim": int(s.z.shape[1]), "c_dim": int(s.c.shape[1]),
+                          "w_dim": 0 if s.w is None else int(s.w.shape[1]),
                           "meta": s.meta, "thumbnail_sizes": sizes, "created": s.created})
             checkpoints.add(ck)
     dirs = []
@@ -85,7 +92,7 @@ def export_bundle(store: LatentStore, path_or_buffer: str | os.PathLike | Binary
         members[f"directions/{j}.npy"] = _npy(d.vector)
         dirs.append({"name": d.name, "method": d.method, "source_collections": d.source_collections,
                      "checkpoint_id": d.checkpoint_id, "target_attribute": d.target_attribute,
-                     "meta": d.meta, "z_dim": int(d.vector.shape[0]), "created": d.created})
+                     "meta": d.meta, "z_dim": int(d.vector.shape[0]), "created": d.created, "space": d.space})
         checkpoints.add(d.checkpoint_id)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": now_iso(),
                 "checkpoints": sorted(checkpoints), "collections": cols, "parts": parts, "directions": dirs,
@@ -132,9 +139,9 @@ def _import_bundle(store: LatentStore, file, overwrite_settings: bool, on_clash:
     manifest = parse_json(r.read("manifest.json", MAX_MANIFEST_BYTES), "bundle's manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise StoreError("not a latent-explorer bundle (manifest format is missing or different)")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_VERSIONS:
         raise StoreError(f"bundle format version {str(manifest.get('format_version'))[:20]!r} is not supported "
-                         f"(expected {FORMAT_VERSION})")
+                         f"(this app reads {', '.join(map(str, READABLE_VERSIONS))})")
     cols, parts = _get(manifest, "collections", list, "bundle"), _get(manifest, "parts", list, "bundle")
     dirs = _get(manifest, "directions", list, "bundle")
     notes: dict[str, str] = {}  # collection name -> note, in bundle order
@@ -177,7 +184,13 @@ def _import_bundle(store: LatentStore, file, overwrite_settings: bool, on_clash:
         thumbs = [blob[offs[k]:offs[k + 1]] or None for k in range(n)]
         times = p.get("created")
         times = times if isinstance(times, list) and len(times) == n else None
-        batches.append((name, prepare_latents(z, c, names, ck, seeds, indices, thumbs, meta, created=times)))
+        wd = p.get("w_dim", 0)  # absent in version 1
+        if not (isinstance(wd, int) and not isinstance(wd, bool) and wd >= 0):
+            raise StoreError(f"malformed bundle manifest: {what} w_dim")
+        w = _array(r, f"parts/{i}/w.npy", (n, wd), "f") if wd else None
+        has_w = _array(r, f"parts/{i}/has_w.npy", (n,), "b") if wd else None
+        batches.append((name, prepare_latents(z, c, names, ck, seeds, indices, thumbs, meta, created=times, w=w,
+                                              has_w=has_w)))
     directions = []
     for j, d in enumerate(dirs):
         what = f"direction {j}"
@@ -187,7 +200,8 @@ def _import_bundle(store: LatentStore, file, overwrite_settings: bool, on_clash:
             raise StoreError(f"malformed bundle manifest: {what} meta must be an object")
         directions.append(prepare_direction(
             _get(d, "name", str, what), vec, _get(d, "method", str, what), _get(d, "source_collections", list, what),
-            _get(d, "checkpoint_id", str, what), d.get("target_attribute"), meta, created=d.get("created")))
+            _get(d, "checkpoint_id", str, what), d.get("target_attribute"), meta, created=d.get("created"),
+            space=d.get("space", "z")))
     checkpoints = [str(c)[:200] for c in manifest.get("checkpoints", []) if isinstance(c, str)][:1000]
 
     # Write it all in one transaction, clashes as the caller chose.

@@ -1,4 +1,4 @@
-"""The SQLite latent store: named collections of (z, c) latents, saved directions and app settings.
+"""The SQLite latent store: named collections of (z, c[, w]) latents, saved directions and app settings.
 
 One file (default `gan.paths.store_path()`), safe for several tabs/processes at once: WAL journal,
 `busy_timeout`, write transactions taken with `BEGIN IMMEDIATE` and retried on "database is locked",
@@ -6,6 +6,8 @@ and a fresh connection per operation (sqlite3 connections are never shared betwe
 All SQL is parameterised; names are stored verbatim (quotes, emoji, `../`, SQL fragments are just
 text) up to MAX_NAME_LEN characters. Latents are float32 little-endian blobs, so a round trip is
 bit-exact. Every problem a user can cause raises StoreError with a message saying what is wrong.
+The schema has a version (`PRAGMA user_version`); an older store is migrated in place, in one transaction, when it
+is opened (MIGRATIONS), so a crash mid-way leaves it as it was.
 
     store = LatentStore()                       # or LatentStore("some/file.sqlite")
     ids = store.add_latents("smiling", z, c, names, checkpoint_id, seeds=seeds)
@@ -29,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from gan import latents_file
-from gan.latents_file import MAX_ATTRIBUTE_NAME_LEN, MAX_ATTRIBUTES, MAX_DIM, MAX_ROWS, LatentsFileError
+from gan.latents_file import MAX_ATTRIBUTE_NAME_LEN, MAX_ATTRIBUTES, MAX_DIM, MAX_ROWS, LatentsFileError, check_w
 from gan.paths import store_path
 from gan.records import now_iso
 from gan.untrusted import UntrustedFileError, check_png
@@ -39,9 +41,10 @@ MAX_NOTE_LEN = 10_000  # characters in a collection note
 MAX_META_CHARS = 10_000  # characters of one latent's / direction's JSON meta
 MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
 MAX_THUMBNAIL_PIXELS = 1024 * 1024  # declared width × height of a thumbnail PNG (decompression-bomb guard)
-MAX_BATCH_BYTES = 512 * 1024 * 1024  # what one add/import may write (rows × (z, c, names, meta, thumbnail))
-SCHEMA_VERSION = 1
+MAX_BATCH_BYTES = 512 * 1024 * 1024  # what one add/import may write (rows × (z, c, w, names, meta, thumbnail))
+SCHEMA_VERSION = 2
 TABLES = ("collections", "latents", "directions", "settings")
+DIRECTION_SPACES = ("w", "z")  # the latent space a saved direction lives in
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -61,7 +64,8 @@ CREATE TABLE IF NOT EXISTS latents (
     idx INTEGER,
     thumbnail BLOB,                 -- PNG bytes or NULL
     created TEXT NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}' -- JSON: labels, notes
+    meta TEXT NOT NULL DEFAULT '{}', -- JSON: labels, notes, origin
+    w BLOB                          -- (w_dim,) float32 little-endian, or NULL: the face renders from G(z, c)
 );
 CREATE INDEX IF NOT EXISTS latents_by_collection ON latents(collection_id, id);
 CREATE TABLE IF NOT EXISTS directions (
@@ -73,13 +77,20 @@ CREATE TABLE IF NOT EXISTS directions (
     checkpoint_id TEXT NOT NULL,
     target_attribute TEXT,
     created TEXT NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}'
+    meta TEXT NOT NULL DEFAULT '{}',
+    space TEXT NOT NULL DEFAULT 'z'  -- latent space of the vector: 'z' or 'w'
 );
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 """
+
+# From schema version v to v + 1: statements run in the opening transaction (with the version stamp after them).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE latents ADD COLUMN w BLOB",  # version 2: faces that render from a stored w
+        "ALTER TABLE directions ADD COLUMN space TEXT NOT NULL DEFAULT 'z'"),  # directions in W as well as z
+}
 
 
 class StoreError(Exception):
@@ -90,7 +101,7 @@ class StoreError(Exception):
 class PreparedLatents:
     """A validated batch of latents, ready to insert (from prepare_latents); nothing is written yet."""
 
-    rows: tuple[tuple, ...]  # (z, c, names_json, checkpoint_id, seed, idx, thumbnail, created, meta) per latent
+    rows: tuple[tuple, ...]  # (z, c, names_json, checkpoint_id, seed, idx, w, thumbnail, created, meta) per latent
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -108,6 +119,7 @@ class PreparedDirection:
     target_attribute: str | None
     meta_json: str
     created: str = ""  # ISO time it was first saved ("" = now)
+    space: str = "z"  # one of DIRECTION_SPACES
 
 
 CLASH_POLICIES = ("skip", "replace", "keep both")  # what an import does with a name that exists with other content
@@ -153,6 +165,8 @@ class LatentSet:
     attribute_names: tuple[str, ...]  # (c_dim,)
     meta: list[dict] = field(default_factory=list)  # (n,)
     created: list[str] = field(default_factory=list)  # (n,) ISO times the latents were first saved
+    w: np.ndarray | None = None  # (n, w_dim) float32, zeros where has_w is False; None when no face has a w
+    has_w: np.ndarray | None = None  # (n,) bool: which faces render from their stored w
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -169,6 +183,7 @@ class DirectionInfo:
     target_attribute: str | None
     created: str
     meta: dict
+    space: str  # "z" or "w"
 
 
 # ----------------------------------------------------------------------------- validation helpers
@@ -266,9 +281,11 @@ def _attribute_names(attribute_names: Sequence[str] | None) -> list[str]:
 
 def prepare_latents(z: Any, c: Any, attribute_names: Sequence[str], checkpoint_id: str, seeds: Any = None,
                     indices: Any = None, thumbnails: Sequence[bytes | None] | None = None,
-                    meta: Sequence[dict | None] | None = None, created: Sequence[str] | None = None) -> PreparedLatents:
+                    meta: Sequence[dict | None] | None = None, created: Sequence[str] | None = None,
+                    w: Any = None, has_w: Any = None) -> PreparedLatents:
     """Validate a batch of latents (see LatentStore.add_latents) without writing anything; StoreError says why.
-    created: (n,) ISO times the latents were first saved (an import keeps them); default now."""
+    created: (n,) ISO times the latents were first saved (an import keeps them); default now.
+    w: (n, w_dim) float, the w each face renders from; has_w: (n,) bool, which rows have one (default all)."""
     z = _float_matrix(z, "z")  # (n, z_dim)
     n = len(z)
     if n == 0 or z.shape[1] == 0:
@@ -280,6 +297,12 @@ def prepare_latents(z: Any, c: Any, attribute_names: Sequence[str], checkpoint_i
     if c.shape[1] != len(names):
         raise StoreError(f"c has {c.shape[1]} columns but {len(names)} attribute names were given")
     names_json = _json(names, "attribute_names")
+    try:
+        ws = check_w(w, has_w, n)
+    except LatentsFileError as e:
+        raise StoreError(str(e)) from None
+    w_blobs = [None] * n if ws["w"] is None else [ws["w"][i].astype("<f4").tobytes() if ws["has_w"][i] else None
+                                                   for i in range(n)]
     check_name(checkpoint_id, "checkpoint id")
     seeds_l, idx_l = _int_column(seeds, "seeds", n), _int_column(indices, "indices", n)
     thumbs = _thumbnails(thumbnails, n)
@@ -287,7 +310,8 @@ def prepare_latents(z: Any, c: Any, attribute_names: Sequence[str], checkpoint_i
     if len(meta) != n:
         raise StoreError(f"{len(meta)} meta entries for {n} latents")
     metas = [_json(m or {}, "meta", MAX_META_CHARS) for m in meta]
-    size = n * (z.shape[1] * 4 + c.shape[1] * 4 + len(names_json)) + sum(map(len, metas)) + sum(len(t or b"") for t in thumbs)
+    size = (n * (z.shape[1] * 4 + c.shape[1] * 4 + len(names_json)) + sum(len(b or b"") for b in w_blobs)
+            + sum(map(len, metas)) + sum(len(t or b"") for t in thumbs))
     if size > MAX_BATCH_BYTES:
         raise StoreError(f"these latents would take {size // 2**20} MB in the store; the limit per batch is "
                          f"{MAX_BATCH_BYTES // 2**20} MB")
@@ -296,7 +320,7 @@ def prepare_latents(z: Any, c: Any, attribute_names: Sequence[str], checkpoint_i
     if len(times) != n:
         raise StoreError(f"{len(times)} creation times for {n} latents")
     return PreparedLatents(tuple((z[i].tobytes(), c[i].tobytes(), names_json, checkpoint_id, seeds_l[i], idx_l[i],
-                                  thumbs[i], times[i], metas[i]) for i in range(n)))
+                                  w_blobs[i], thumbs[i], times[i], metas[i]) for i in range(n)))
 
 
 def check_time(value: Any) -> str:
@@ -314,12 +338,14 @@ def check_time(value: Any) -> str:
 
 def prepare_direction(name: str, vector: Any, method: str, source_collections: Sequence[str] | None,
                       checkpoint_id: str, target_attribute: str | None = None,
-                      meta: dict | None = None, created: str | None = None) -> PreparedDirection:
+                      meta: dict | None = None, created: str | None = None, space: str = "z") -> PreparedDirection:
     """Validate a direction (see LatentStore.save_direction) without writing anything; StoreError says why."""
     check_name(name, "direction name")
+    if space not in DIRECTION_SPACES:
+        raise StoreError(f"a direction's space must be one of {', '.join(DIRECTION_SPACES)}, not {str(space)[:20]!r}")
     v = _float_matrix(vector, "direction vector")
     if len(v) != 1 or v.shape[1] == 0:
-        raise StoreError(f"a direction must be one (z_dim,) vector, got shape {np.shape(vector)}")
+        raise StoreError(f"a direction must be one ({space}_dim,) vector, got shape {np.shape(vector)}")
     check_name(method, "method")
     check_name(checkpoint_id, "checkpoint id")
     if target_attribute is not None:
@@ -330,7 +356,7 @@ def prepare_direction(name: str, vector: Any, method: str, source_collections: S
     for src in sources:
         check_name(src, "source collection name")
     return PreparedDirection(name, v[0].tobytes(), method, tuple(sources), checkpoint_id, target_attribute,
-                             _json(meta or {}, "meta", MAX_META_CHARS), check_time(created))
+                             _json(meta or {}, "meta", MAX_META_CHARS), check_time(created), space)
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -364,13 +390,26 @@ class LatentStore:
             raise StoreError(f"cannot create the folder for the store {self.path}: {e}") from None
         self._check_existing_file()  # a foreign or unwritable file is refused before anything is written to it
 
-        def init(conn: sqlite3.Connection) -> None:
-            # One transaction: another process opening the file sees either no tables or the whole stamped schema,
-            # never our tables with user_version still 0 (which _check_existing_file would refuse as foreign).
-            conn.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
-
         self._retry(self._set_wal)
-        self._run(init)
+        self._write(self._create_or_migrate)
+
+    @staticmethod
+    def _create_or_migrate(conn: sqlite3.Connection) -> None:
+        """Inside one write transaction: create the schema in an empty file, or bring an older store up to
+        SCHEMA_VERSION. Another process opening the file sees either the old store or the new one, never our tables
+        with user_version still 0 (which _check_existing_file would refuse as foreign) nor a half-migrated store;
+        the version is read again under the write lock, so two processes never migrate one file twice."""
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        else:
+            for v in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[v]:
+                    conn.execute(statement)
+        if version != SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _check_existing_file(self) -> None:
         """Refuse, touching nothing, a file that is not a store of ours (or an empty database), or that we
@@ -403,7 +442,10 @@ class LatentStore:
         finally:
             conn.close()
         tables.discard("sqlite_sequence")
-        ours = version == SCHEMA_VERSION and set(TABLES) <= tables
+        if version > SCHEMA_VERSION and set(TABLES) <= tables:
+            raise StoreError(f"the store {p} was written by a newer version of this app (schema version {version}; "
+                             f"this one knows up to {SCHEMA_VERSION}); nothing was changed — update the code")
+        ours = 1 <= version <= SCHEMA_VERSION and set(TABLES) <= tables  # older versions are migrated on open
         empty = not tables and version == 0
         if not (ours or empty):
             raise StoreError(f"{p} is an SQLite database but not a latent store (schema version {version}, tables: "
@@ -486,16 +528,20 @@ class LatentStore:
             raise StoreError(f"no collection {collection!r}")
         return int(row[0])
 
-    def create_collection(self, name: str, note: str = "") -> int:
-        """New empty collection; StoreError if the name is taken or not storable."""
+    def create_collection(self, name: str, note: str = "", latents: PreparedLatents | None = None) -> int:
+        """New collection, empty or holding `latents` (from prepare_latents), in one transaction: StoreError if the
+        name is taken or not storable, and then nothing is written."""
         check_name(name, "collection name")
         check_note(note)
 
         def fn(conn: sqlite3.Connection) -> int:
             if conn.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
                 raise StoreError(f"a collection named {name!r} already exists")
-            return int(conn.execute("INSERT INTO collections (name, note, created) VALUES (?, ?, ?)",
-                                    (name, note or "", now_iso())).lastrowid)
+            cid = int(conn.execute("INSERT INTO collections (name, note, created) VALUES (?, ?, ?)",
+                                   (name, note or "", now_iso())).lastrowid)
+            if latents is not None:
+                self._insert_rows(conn, cid, latents)
+            return cid
         return self._write(fn)
 
     def get_or_create_collection(self, name: str) -> int:
@@ -539,7 +585,7 @@ class LatentStore:
         ids = []
         for r in batch.rows:
             cur = conn.execute("INSERT INTO latents (collection_id, z, c, attribute_names, checkpoint_id, seed, idx, "
-                               "thumbnail, created, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (cid, *r))
+                               "w, thumbnail, created, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (cid, *r))
             ids.append(int(cur.lastrowid))
         return ids
 
@@ -547,13 +593,19 @@ class LatentStore:
                     checkpoint_id: str, seeds: Sequence[int] | np.ndarray | None = None,
                     indices: Sequence[int] | np.ndarray | None = None,
                     thumbnails: Sequence[bytes | None] | None = None,
-                    meta: Sequence[dict | None] | None = None) -> list[int]:
+                    meta: Sequence[dict | None] | None = None, w: np.ndarray | None = None,
+                    has_w: np.ndarray | None = None) -> list[int]:
         """Append latents z (n, z_dim), c (n, c_dim) to a collection (created if it is a new name).
 
         seeds / indices: (n,) ints, -1 or None = unknown. thumbnails: n PNG byte strings or None.
+        w: (n, w_dim) the w each face renders from (has_w (n,) bool: which rows have one; default all).
         All-or-nothing: returns the new row ids once committed.
         """
-        batch = prepare_latents(z, c, attribute_names, checkpoint_id, seeds, indices, thumbnails, meta)
+        batch = prepare_latents(z, c, attribute_names, checkpoint_id, seeds, indices, thumbnails, meta, w=w, has_w=has_w)
+        return self.add_prepared(collection, batch)
+
+    def add_prepared(self, collection: str | int, batch: PreparedLatents) -> list[int]:
+        """Append a validated batch (prepare_latents) to a collection (created if it is a new name); the new row ids."""
         return self._write(lambda conn: self._insert_rows(conn, self._collection_id(conn, collection, create=True), batch))
 
     def get_latents(self, collection: str | int, checkpoint_id: str | None = None) -> LatentSet:
@@ -561,7 +613,7 @@ class LatentStore:
         def fn(conn: sqlite3.Connection):
             cid = self._collection_id(conn, collection)
             name = conn.execute("SELECT name FROM collections WHERE id = ?", (cid,)).fetchone()[0]
-            sql = ("SELECT id, z, c, attribute_names, checkpoint_id, seed, idx, thumbnail, meta, created FROM latents "
+            sql = ("SELECT id, z, c, attribute_names, checkpoint_id, seed, idx, thumbnail, meta, created, w FROM latents "
                    "WHERE collection_id = ?")
             args: tuple = (cid,)
             if checkpoint_id is not None:
@@ -573,9 +625,12 @@ class LatentStore:
                              np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], (), [])
         names = {r[3] for r in rows}
         zs, cs = [_vec(r[1]) for r in rows], [_vec(r[2]) for r in rows]
-        if len(names) > 1 or len({len(v) for v in zs}) > 1:
+        ws = [None if r[10] is None else _vec(r[10]) for r in rows]
+        if len(names) > 1 or len({len(v) for v in zs}) > 1 or len({len(v) for v in ws if v is not None}) > 1:
             raise StoreError(f"collection {name!r} mixes latents of different checkpoints/sizes "
                              f"({', '.join(sorted({r[4] for r in rows}))}); pick one with checkpoint_id=")
+        has_w = np.array([v is not None for v in ws])
+        w_dim = next((len(v) for v in ws if v is not None), 0)
         return LatentSet(
             collection=name, z=np.stack(zs), c=np.stack(cs).reshape(len(rows), -1),
             ids=np.array([r[0] for r in rows], np.int64),
@@ -583,7 +638,9 @@ class LatentStore:
             indices=np.array([-1 if r[6] is None else r[6] for r in rows], np.int64),
             checkpoint_ids=[r[4] for r in rows], thumbnails=[r[7] for r in rows],
             attribute_names=tuple(json.loads(rows[0][3])), meta=[json.loads(r[8]) for r in rows],
-            created=[r[9] for r in rows])
+            created=[r[9] for r in rows],
+            w=np.stack([np.zeros(w_dim, np.float32) if v is None else v for v in ws]) if has_w.any() else None,
+            has_w=has_w if has_w.any() else None)
 
     def get_thumbnails(self, collection: str | int, limit: int | None = None) -> list[bytes]:
         """PNG thumbnails of a collection in insertion order (rows without one are skipped); works on mixed collections."""
@@ -628,28 +685,30 @@ class LatentStore:
                 raise StoreError(f"a direction named {d.name!r} already exists")
             conn.execute("DELETE FROM directions WHERE name = ?", (d.name,))
         row = (d.name, d.vector, d.method, json.dumps(list(d.source_collections), ensure_ascii=False), d.checkpoint_id,
-               d.target_attribute, d.created or now_iso(), d.meta_json)
+               d.target_attribute, d.created or now_iso(), d.meta_json, d.space)
         return int(conn.execute("INSERT INTO directions (name, vector, method, source_collections, checkpoint_id, "
-                                "target_attribute, created, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
+                                "target_attribute, created, meta, space) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
 
     def save_direction(self, name: str, vector: np.ndarray, method: str, source_collections: Sequence[str],
                        checkpoint_id: str, target_attribute: str | None = None, meta: dict | None = None,
-                       overwrite: bool = False) -> int:
-        """Save a (z_dim,) direction under a unique name; StoreError if taken unless overwrite=True."""
-        d = prepare_direction(name, vector, method, source_collections, checkpoint_id, target_attribute, meta)
+                       overwrite: bool = False, space: str = "z") -> int:
+        """Save a (D,) direction of `space` ("z" or "w") under a unique name; StoreError if taken unless overwrite=True."""
+        d = prepare_direction(name, vector, method, source_collections, checkpoint_id, target_attribute, meta,
+                              space=space)
         return self._write(lambda conn: self._insert_direction(conn, d, overwrite))
 
     @staticmethod
     def _direction(r: tuple) -> DirectionInfo:
-        return DirectionInfo(r[0], r[1], _vec(r[2]), r[3], json.loads(r[4]), r[5], r[6], r[7], json.loads(r[8]))
+        return DirectionInfo(r[0], r[1], _vec(r[2]), r[3], json.loads(r[4]), r[5], r[6], r[7], json.loads(r[8]), r[9])
 
-    _DIR_COLS = "id, name, vector, method, source_collections, checkpoint_id, target_attribute, created, meta"
+    _DIR_COLS = "id, name, vector, method, source_collections, checkpoint_id, target_attribute, created, meta, space"
 
-    def list_directions(self, checkpoint_id: str | None = None) -> list[DirectionInfo]:
-        """Saved directions (optionally only those for one checkpoint), by name."""
-        sql, args = f"SELECT {self._DIR_COLS} FROM directions", ()
-        if checkpoint_id is not None:
-            sql, args = sql + " WHERE checkpoint_id = ?", (checkpoint_id,)
+    def list_directions(self, checkpoint_id: str | None = None, space: str | None = None) -> list[DirectionInfo]:
+        """Saved directions (optionally only those for one checkpoint and/or one space), by name."""
+        where = [(col, v) for col, v in (("checkpoint_id", checkpoint_id), ("space", space)) if v is not None]
+        sql = f"SELECT {self._DIR_COLS} FROM directions" + (" WHERE " + " AND ".join(f"{col} = ?" for col, _ in where)
+                                                             if where else "")
+        args = tuple(v for _, v in where)
         return [self._direction(r) for r in self._run(lambda conn: conn.execute(sql + " ORDER BY name", args).fetchall())]
 
     def get_direction(self, name: str) -> DirectionInfo:
@@ -689,7 +748,8 @@ class LatentStore:
         if len(ckpts) > 1:
             raise StoreError(f"collection {s.collection!r} holds latents of {len(ckpts)} checkpoints; pick one with checkpoint_id=")
         try:
-            latents_file.save_latents_npz(path_or_buffer, s.z, s.c, s.attribute_names, s.seeds, s.indices, ckpts[0])
+            latents_file.save_latents_npz(path_or_buffer, s.z, s.c, s.attribute_names, s.seeds, s.indices, ckpts[0],
+                                          s.w, s.has_w)
         except LatentsFileError as e:
             raise StoreError(f"cannot export {s.collection!r}: {e}") from None
         return len(s)
@@ -703,7 +763,8 @@ class LatentStore:
             rec = latents_file.load_latents_npz(file, checkpoint_id)
         except UntrustedFileError as e:
             raise StoreError(str(e)) from None
-        batch = prepare_latents(rec["z"], rec["c"], rec["attribute_names"], rec["checkpoint"], rec["seeds"], rec["indices"])
+        batch = prepare_latents(rec["z"], rec["c"], rec["attribute_names"], rec["checkpoint"], rec["seeds"], rec["indices"],
+                                w=rec["w"], has_w=rec["has_w"])
         return self._write(lambda conn: self._insert_rows(conn, self._collection_id(conn, name, create=True), batch))
 
     # -- merging a whole workspace (explorer/bundle.py reads the file, this writes it)
@@ -739,7 +800,7 @@ class LatentStore:
             for name, note in collections.items():
                 if name in existing:
                     have = sorted(_row_key(r) for r in conn.execute(
-                        "SELECT z, c, attribute_names, checkpoint_id, seed, idx FROM latents WHERE collection_id = ?",
+                        "SELECT z, c, attribute_names, checkpoint_id, seed, idx, w FROM latents WHERE collection_id = ?",
                         (existing[name],)))
                     if skip_identical and have == incoming[name]:
                         report.unchanged.append(name)
@@ -759,12 +820,13 @@ class LatentStore:
             for name, batch in latents:
                 if name in cids:
                     report.latents += len(self._insert_rows(conn, cids[name], batch))
-            dexisting = {r[0]: (r[1], r[2], r[3], r[4]) for r in conn.execute(
-                "SELECT name, vector, checkpoint_id, method, target_attribute FROM directions")}
+            dexisting = {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(
+                "SELECT name, vector, checkpoint_id, method, target_attribute, space FROM directions")}
             dtaken = set(dexisting)
             for d in directions:
                 if d.name in dexisting:
-                    if skip_identical and dexisting[d.name] == (d.vector, d.checkpoint_id, d.method, d.target_attribute):
+                    if skip_identical and dexisting[d.name] == (d.vector, d.checkpoint_id, d.method, d.target_attribute,
+                                                                d.space):
                         report.unchanged.append(d.name)
                         continue
                     if on_clash == "skip":
@@ -778,7 +840,7 @@ class LatentStore:
                 dtaken.add(new)
                 sources = tuple(report.collections.get(x, x) for x in d.source_collections)
                 self._insert_direction(conn, PreparedDirection(new, d.vector, d.method, sources, d.checkpoint_id,
-                                                               d.target_attribute, d.meta_json, d.created),
+                                                               d.target_attribute, d.meta_json, d.created, d.space),
                                        overwrite=False)
             for k, v in setting_rows:
                 exists = conn.execute("SELECT 1 FROM settings WHERE key = ?", (k,)).fetchone()
@@ -791,6 +853,7 @@ class LatentStore:
 
 
 def _row_key(r: tuple) -> tuple:
-    """What makes two stored latents the same: z, c, attribute names, checkpoint, seed and index (not thumbnails,
-    meta or times). r: a PreparedLatents row or a (z, c, names, checkpoint, seed, idx) database row."""
-    return (bytes(r[0]), bytes(r[1]), r[2], r[3], -1 if r[4] is None else r[4], -1 if r[5] is None else r[5])
+    """What makes two stored latents the same: z, c, attribute names, checkpoint, seed, index and w (not thumbnails,
+    meta or times). r: a PreparedLatents row or a (z, c, names, checkpoint, seed, idx, w) database row."""
+    return (bytes(r[0]), bytes(r[1]), r[2], r[3], -1 if r[4] is None else r[4], -1 if r[5] is None else r[5],
+            b"" if r[6] is None else bytes(r[6]))

@@ -421,3 +421,201 @@ def test_bad_bundles_refused_store_untouched(tmp_path, monkeypatch, case):
             import_bundle(dst, data[case]())
     assert dst.list_collections() == [] and dst.list_directions() == [] and dst.get_setting("truncation") is None
     assert not (tmp_path.parent / "evil").exists()
+
+
+# ----------------------------------------------------------------------------- faces that render from a stored w
+
+W_DIM = 12
+
+
+def _w_store(path) -> tuple[LatentStore, np.ndarray, np.ndarray]:
+    """A store holding 'edited': 4 faces, the middle two with a w (the others drawn from z, c)."""
+    store = LatentStore(path)
+    z, c = _batch(4)
+    w = np.random.default_rng(3).standard_normal((4, W_DIM)).astype(np.float32)
+    has_w = np.array([False, True, True, False])
+    store.add_latents("edited", z, c, NAMES, "ckW", seeds=np.arange(4), indices=np.arange(4), w=w, has_w=has_w)
+    return store, w, has_w
+
+
+def test_w_round_trips_bit_exact_through_store_npz_and_bundle(tmp_path):
+    store, w, has_w = _w_store(tmp_path / "s.sqlite")
+    s = store.get_latents("edited")
+    assert s.has_w.tolist() == has_w.tolist() and s.w.dtype == np.float32
+    assert s.w[has_w].tobytes() == w[has_w].tobytes() and not s.w[~has_w].any()
+    store.save_direction("smile in W", np.ones(W_DIM, np.float32), "mean", [], "ckW", space="w")
+    # .npz: w and has_w travel as optional keys
+    buf = io.BytesIO()
+    store.export_collection_npz("edited", buf)
+    with np.load(io.BytesIO(buf.getvalue()), allow_pickle=False) as f:
+        assert f["w"].shape == (4, W_DIM) and f["has_w"].tolist() == has_w.tolist()
+    store.import_collection_npz(buf.getvalue(), "edited again")
+    again = store.get_latents("edited again")
+    assert again.w.tobytes() == s.w.tobytes() and again.has_w.tolist() == has_w.tolist()
+    # bundle: w per face, space per direction
+    bundle = io.BytesIO()
+    export_bundle(store, bundle)
+    dst = LatentStore(tmp_path / "d.sqlite")
+    import_bundle(dst, bundle.getvalue())
+    b = dst.get_latents("edited")
+    assert b.w.tobytes() == s.w.tobytes() and b.has_w.tolist() == has_w.tolist() and b.z.tobytes() == s.z.tobytes()
+    assert dst.get_direction("smile in W").space == "w" and dst.list_directions(space="z") == []
+    # a face that differs only in its w is other content, not "unchanged"
+    w2 = s.w.copy()
+    w2[1, 0] += 1
+    store.delete_collection("edited")
+    store.add_latents("edited", s.z, s.c, NAMES, "ckW", seeds=np.arange(4), indices=np.arange(4), w=w2, has_w=has_w)
+    rep = import_bundle(store, bundle.getvalue())
+    assert rep.collections == {"edited": "edited (2)"}
+
+
+def test_old_npz_and_old_bundle_without_w_still_load(tmp_path):
+    import json
+
+    store = LatentStore(tmp_path / "s.sqlite")
+    store.import_collection_npz(_npz(**_good()), "old")  # the keys of a latents .npz before w existed
+    old = store.get_latents("old")
+    assert old.w is None and old.has_w is None
+    # a version-1 bundle: no w_dim, no w members, directions without a space
+    z, c = _batch(3)
+    manifest = {"format": "gan-explorer-bundle", "format_version": 1, "created": "2024-01-01T00:00:00",
+                "checkpoints": ["ck"], "collections": [{"name": "v1", "note": ""}],
+                "parts": [{"collection": "v1", "checkpoint_id": "ck", "attribute_names": NAMES, "count": 3, "z_dim": 16,
+                           "c_dim": 3, "meta": [{}, {}, {}], "thumbnail_sizes": [0, 0, 0]}],
+                "directions": [{"name": "d", "method": "mean", "source_collections": [], "checkpoint_id": "ck",
+                                "target_attribute": None, "meta": {}, "z_dim": 16}], "settings": {}}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        for name, a in (("parts/0/z.npy", z), ("parts/0/c.npy", c), ("parts/0/seeds.npy", np.arange(3)),
+                        ("parts/0/indices.npy", np.arange(3)), ("parts/0/thumbnails.npy", np.zeros(0, np.uint8)),
+                        ("directions/0.npy", np.ones(16, np.float32))):
+            zf.writestr(name, (np.save(bb := io.BytesIO(), a) or bb.getvalue()))
+    import_bundle(store, out.getvalue())
+    v1 = store.get_latents("v1")
+    assert v1.z.tobytes() == z.tobytes() and v1.w is None and store.get_direction("d").space == "z"
+
+
+@pytest.mark.parametrize("case", ["nan", "inf", "3d", "rows", "ints", "has_w_alone", "has_w_shape"])
+def test_bad_w_refused_with_one_message_nothing_written(tmp_path, case):
+    from gan.latents_file import LatentsFileError, load_latents_npz
+
+    store = LatentStore(tmp_path / "s.sqlite")
+    w = np.zeros((4, W_DIM), np.float32)
+    bad = {"nan": dict(w=np.where(np.eye(4, W_DIM) > 0, np.nan, w)), "inf": dict(w=w + np.inf),
+           "3d": dict(w=w[None]), "rows": dict(w=w[:3]), "ints": dict(w=w.astype(np.int32)),
+           "has_w_alone": dict(has_w=np.ones(4, bool)), "has_w_shape": dict(w=w, has_w=np.ones(3, bool))}[case]
+    message = {"nan": "'w' contains NaN", "inf": "'w' contains NaN or infinite", "3d": "'w' must be a \\(4, w_dim\\)",
+               "rows": "'w' must be a \\(4, w_dim\\)", "ints": "'w' must be a \\(4, w_dim\\) float",
+               "has_w_alone": "'has_w' without 'w'", "has_w_shape": "'has_w' must be \\(4,\\) booleans"}[case]
+    z, c = _batch(4)
+    with pytest.raises(StoreError, match=message):
+        store.add_latents("x", z, c, NAMES, "ck", **bad)
+    with pytest.raises(LatentsFileError, match=message):
+        load_latents_npz(_npz(**_good(), **bad))
+    with pytest.raises(StoreError, match=message):
+        store.import_collection_npz(_npz(**_good(), **bad), "x")
+    assert store.list_collections() == []
+
+
+# ----------------------------------------------------------------------------- schema versions
+
+_V1_SCHEMA = """
+CREATE TABLE collections (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,
+    note TEXT NOT NULL DEFAULT '', created TEXT NOT NULL);
+CREATE TABLE latents (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE, z BLOB NOT NULL, c BLOB NOT NULL,
+    attribute_names TEXT NOT NULL, checkpoint_id TEXT NOT NULL, seed INTEGER, idx INTEGER, thumbnail BLOB,
+    created TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX latents_by_collection ON latents(collection_id, id);
+CREATE TABLE directions (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, vector BLOB NOT NULL,
+    method TEXT NOT NULL, source_collections TEXT NOT NULL DEFAULT '[]', checkpoint_id TEXT NOT NULL,
+    target_attribute TEXT, created TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+PRAGMA user_version = 1;
+"""
+
+
+def _v1_store(path: Path) -> np.ndarray:
+    """A store file as the first schema wrote it: one collection of 3 latents, a direction, a setting."""
+    import json
+    import sqlite3
+
+    z, c = _batch(3)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V1_SCHEMA)
+        conn.execute("INSERT INTO collections (name, note, created) VALUES ('old faces', 'from v1', '2024-01-01T00:00:00')")
+        for i in range(3):
+            conn.execute("INSERT INTO latents (collection_id, z, c, attribute_names, checkpoint_id, seed, idx, created) "
+                         "VALUES (1, ?, ?, ?, 'ck', ?, ?, '2024-01-01T00:00:00')",
+                         (z[i].tobytes(), c[i].tobytes(), json.dumps(NAMES), i, i))
+        conn.execute("INSERT INTO directions (name, vector, method, checkpoint_id, created) VALUES "
+                     "('old smile', ?, 'mean', 'ck', '2024-01-01T00:00:00')", (np.ones(16, np.float32).tobytes(),))
+        conn.execute("INSERT INTO settings (key, value) VALUES ('truncation', '0.7')")
+    conn.close()
+    return z
+
+
+def _columns(path: Path, table: str) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    conn.close()
+    return cols
+
+
+def _version(path: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        v = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    return v
+
+
+def test_old_version_store_is_migrated_in_place(tmp_path):
+    from explorer.store import SCHEMA_VERSION
+
+    path = tmp_path / "old.sqlite"
+    z = _v1_store(path)
+    store = LatentStore(path)
+    assert _version(path) == SCHEMA_VERSION == 2
+    assert "w" in _columns(path, "latents") and "space" in _columns(path, "directions")
+    old = store.get_latents("old faces")
+    assert old.z.tobytes() == z.tobytes() and old.w is None and list(old.seeds) == [0, 1, 2]
+    assert store.get_direction("old smile").space == "z" and store.get_setting("truncation") == 0.7
+    assert [d.name for d in store.list_directions(space="z")] == ["old smile"] and store.list_directions(space="w") == []
+    assert store.list_collections()[0].note == "from v1"
+    # the migrated store takes faces with a w, and opening it again migrates nothing twice
+    store.add_latents("old faces", z[:1], _batch(1)[1], NAMES, "ck", w=np.ones((1, W_DIM), np.float32))
+    again = LatentStore(path).get_latents("old faces")
+    assert again.has_w.tolist() == [False, False, False, True] and _version(path) == 2
+
+
+def test_a_failed_migration_leaves_the_old_store_as_it_was(tmp_path, monkeypatch):
+    import explorer.store as store_mod
+
+    path = tmp_path / "old.sqlite"
+    _v1_store(path)
+    monkeypatch.setitem(store_mod.MIGRATIONS, 1, store_mod.MIGRATIONS[1] + ("ALTER TABLE nowhere ADD COLUMN x",))
+    with pytest.raises(StoreError, match="nowhere"):
+        LatentStore(path)
+    assert _version(path) == 1 and "w" not in _columns(path, "latents") and "space" not in _columns(path, "directions")
+    monkeypatch.undo()
+    assert len(LatentStore(path).get_latents("old faces")) == 3 and _version(path) == 2  # the real one runs afterwards
+
+
+def test_a_store_from_a_newer_app_is_refused_untouched(tmp_path):
+    import hashlib
+    import sqlite3
+
+    path = tmp_path / "new.sqlite"
+    LatentStore(path).create_collection("a")
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(StoreError, match="newer version of this app.*schema version 99.*nothing was changed"):
+        LatentStore(path)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
