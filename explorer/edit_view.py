@@ -1,5 +1,6 @@
 """The Edit page's pictures and words: report-card charts (flip rate and off-target change against strength, the
-off-target change per attribute), the card's headline table and the space-effect sentence."""
+off-target change per attribute), the card's headline table and the space-effect sentence. Also the strip's
+exports and what a replayed recipe is said to show."""
 from __future__ import annotations
 
 import io
@@ -82,6 +83,27 @@ def strip_png(strip: dict) -> bytes:
     images = strip["images"]                                        # (n, S, H, W, 3)
     grid = np.asarray(image_grid(images.reshape(-1, *images.shape[2:]), nrow=images.shape[1]))
     return png_with_recipe(grid, strip["recipe"])
+
+
+def strip_frames(strip: dict) -> np.ndarray:
+    """The edit strip as video frames (gan.recipe.video_frames): one per strength, the faces side by side."""
+    from gan.recipe import video_frames
+
+    images = strip["images"]                                        # (n, S, H, W, 3)
+    return video_frames(strip["recipe"], images.reshape(-1, *images.shape[2:]))
+
+
+def replay_caption(data: bytes, images: np.ndarray, recipe: dict) -> str:
+    """What the replay box says under a replayed recipe: its size and origin, and whether the file's pixels match
+    (a PNG's are compared; an MP4 is lossy, so only its recipe is exact)."""
+    from gan.mp4 import is_mp4
+
+    text = f"{len(images)} images from a {recipe['kind']} recipe of checkpoint `{recipe['checkpoint_id']}`"
+    if is_mp4(data):
+        return text + (" · the MP4 itself is lossy (H.264), so its pixels are not compared; its recipe re-renders "
+                       "the exact frames that were encoded")
+    same = same_pixels(data, images, recipe)
+    return text + ("" if same is None else f" · identical to the file's pixels: {'yes' if same else 'NO'}")
 
 
 def same_pixels(data: bytes, images: np.ndarray, recipe: dict) -> bool | None:

@@ -294,9 +294,19 @@ def recipe_images(path: str, mtime: float, recipe: dict) -> np.ndarray:
     return render(_generator(path, mtime), recipe)
 
 
+@st.cache_data(show_spinner="Encoding the MP4…", max_entries=32,
+               hash_funcs={dict: lambda d: json.dumps(d, sort_keys=True)})
+def video(frames: np.ndarray, recipe: dict | None) -> bytes:
+    """gan.recipe.mp4_with_recipe: MP4 bytes of the frames carrying the recipe (raises gan.mp4.VideoError when the
+    ffmpeg binary is missing, gan.recipe.RecipeError when the recipe is too large)."""
+    from gan.recipe import mp4_with_recipe
+
+    return mp4_with_recipe(frames, recipe)
+
+
 @st.cache_data(show_spinner="Replaying the recipe…", max_entries=16)
 def replay(path: str, mtime: float, data: bytes) -> dict:
-    """Images of the recipe embedded in an exported PNG/GIF; {"error": …} when it cannot be replayed here."""
+    """Images of the recipe embedded in an exported PNG/GIF/MP4; {"error": …} when it cannot be replayed here."""
     from gan.recipe import RecipeError, read_recipe, render
 
     try:

@@ -279,3 +279,19 @@ def random_faces(model: Model, n: int, seed: int, truncation: float = 1.0) -> li
     g = loaders.grid(model.path, model.mtime, (ANY,) * len(model.names), "random", n, 1, int(seed), float(truncation))
     return faces_from_arrays(g["z"], g["c"], g["seeds"], g["indices"], model.checkpoint_id, model.names)
 
+
+# ----------------------------------------------------------------------------- video exports
+
+def mp4_download(where, label: str, frames: np.ndarray, recipe: dict | None, file_name: str, key: str,
+                 help: str | None = None) -> None:
+    """A download button (in container `where`) for an MP4 of the frames carrying their recipe, or a note saying
+    why there is none (the ffmpeg binary is missing, the recipe is too large)."""
+    from gan.mp4 import VideoError
+    from gan.recipe import RecipeError
+
+    try:
+        data = loaders.video(frames, recipe)
+    except (VideoError, RecipeError) as e:
+        where.info(f"No MP4: {e}", icon=":material/videocam_off:")
+        return
+    where.download_button(label, data, file_name=file_name, mime="video/mp4", key=key, help=help)

@@ -1,5 +1,6 @@
 """Replayable exports: a JSON recipe (checkpoint id, space, the faces' z / c / w, the edit and its strengths) that is
-embedded in every exported PNG (a tEXt chunk) and GIF (its comment) and re-renders those images bit for bit.
+embedded in every exported PNG (a tEXt chunk), GIF (its comment) and MP4 (its comment tag, gan/mp4.py) and re-renders
+those images bit for bit (an MP4 is lossy: its recipe re-renders the exact frames that were encoded).
 
 Recipe kinds (all latents are lists of float32 values, exact through JSON):
     faces:       {"z": [[…]], "c": [[…]], "w": [[…]] | null}                     → one image per face
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
 
+from gan import mp4
 from gan.pixels import tensor_to_images
 
 FORMAT = "gan-recipe/1"
@@ -141,19 +143,48 @@ def gif_with_recipe(frames: np.ndarray, recipe: dict, duration_ms: int = 120) ->
     return buf.getvalue()
 
 
+def video_frames(recipe: dict, images: np.ndarray) -> np.ndarray:
+    """The frames (S, H', W', 3) uint8 a video of the recipe's rendered images shows: one per strength with the faces
+    side by side for a direction (faces × strengths, row-major), one per image for every other kind."""
+    if recipe.get("kind") != "direction":
+        return images
+    from gan.generate import image_grid
+
+    strengths = len(recipe["strengths"])
+    per_face = images.reshape(-1, strengths, *images.shape[1:])                    # (n, S, H, W, 3)
+    return np.stack([np.asarray(image_grid(per_face[:, j], nrow=len(per_face))) for j in range(strengths)])
+
+
+def mp4_with_recipe(frames: np.ndarray, recipe: dict | None, fps: float = 8.0) -> bytes:
+    """MP4 bytes (H.264, yuv420p) of (N, H, W, 3) uint8 frames carrying the recipe as its comment tag (none when
+    recipe is None). Frames are enlarged (nearest neighbour) to about 256 px high and padded to even sizes.
+    Raises mp4.VideoError (no ffmpeg binary, encoder failure) and RecipeError (recipe too large)."""
+    comment = None
+    if recipe is not None:
+        comment = json.dumps(recipe, separators=(",", ":"))
+        if len(comment) > MAX_RECIPE_BYTES:
+            raise RecipeError("the recipe is too large to export")
+    return mp4.encode(frames, fps, comment, scale=max(1, 256 // np.asarray(frames).shape[1]))
+
+
 def read_recipe(data: bytes) -> dict:
-    """The recipe embedded in PNG or GIF bytes (or a bare JSON recipe); RecipeError when there is none."""
+    """The recipe embedded in PNG, GIF or MP4 bytes (or a bare JSON recipe); RecipeError when there is none."""
     if len(data) > MAX_RECIPE_BYTES * 8:
         raise RecipeError("file too large to hold a recipe")
     text = None
     if data[:1] == b"{":
         text = data
+    elif mp4.is_mp4(data):
+        try:
+            text = mp4.read_comment(data)  # walks box headers only: nothing is decoded
+        except mp4.VideoError as e:
+            raise RecipeError(str(e)) from None
     else:
         try:
             with Image.open(io.BytesIO(data)) as im:  # reads headers and text chunks, not the pixels
                 text = im.info.get(PNG_KEY) if im.format == "PNG" else im.info.get("comment")
         except (OSError, Image.DecompressionBombError, ValueError):
-            raise RecipeError("not a PNG, GIF or JSON file") from None
+            raise RecipeError("not a PNG, GIF, MP4 or JSON file") from None
     if not text:
         raise RecipeError("this file carries no recipe (export it from the app to get one)")
     if len(text) > MAX_RECIPE_BYTES:

@@ -75,10 +75,14 @@ st.download_button("Download the strip (PNG with its recipe)", edit_view.strip_p
                    file_name=f"edit_{target}_{space}.png", mime="image/png",
                    help="The PNG carries a JSON recipe (checkpoint id, z / c / w of each face, the direction, the "
                         "strengths); importing it below replays the same pixels.")
+widgets.mp4_download(st, "Download the strip (MP4 with its recipe)", edit_view.strip_frames(strip), strip["recipe"],
+                     f"edit_{target}_{space}.mp4", "edit_dl_mp4",
+                     help="One frame per strength, the four faces side by side. The video is lossy; the recipe in "
+                          "its metadata re-renders the exact frames (import it below).")
 
 st.subheader("Replay a recipe")
-up = st.file_uploader("A PNG or GIF exported by this app", type=["png", "gif", "json"], key="edit_replay",
-                      max_upload_size=16)
+up = st.file_uploader("A PNG, GIF or MP4 exported by this app", type=["png", "gif", "mp4", "json"],
+                      key="edit_replay", max_upload_size=16)
 if up is not None:
     data = up.getvalue()
     out = loaders.replay(model.path, model.mtime, data)
@@ -86,7 +90,4 @@ if up is not None:
         st.error(out["error"])
     else:
         st.image(list(out["images"]), width=64)
-        same = edit_view.same_pixels(data, out["images"], out["recipe"])
-        st.caption(f"{len(out['images'])} images from a {out['recipe']['kind']} recipe of checkpoint "
-                   f"`{out['recipe']['checkpoint_id']}`" + ("" if same is None else
-                   f" · identical to the file's pixels: {'yes' if same else 'NO'}"))
+        st.caption(edit_view.replay_caption(data, out["images"], out["recipe"]))

@@ -1,5 +1,5 @@
 """Interpolate: a path between two faces in W (style checkpoints) or z + c, scrubbed with a slider, saved as a strip
-PNG or a GIF (each carrying a replayable recipe)."""
+PNG, a GIF or an MP4 (each carrying a replayable recipe)."""
 import numpy as np
 import streamlit as st
 
@@ -62,12 +62,15 @@ info.markdown(f"**Start**: {fa.identity()}\n\n**End**: {fb.identity()}" +
               (f"\n\n**This frame**: {face_t.identity()}" if space == "z" else f"\n\n**This frame**: w at t = {t / (steps - 1):.2f}"))
 
 st.image(list(frames), caption=[f"{i / (steps - 1):.2f}" for i in range(steps)], width=64)
-d1, d2 = st.columns(2)
+d1, d2, d3 = st.columns(3)
 d1.download_button("Download strip PNG", png, file_name=f"path_{model.checkpoint_id}.png",
                    mime="image/png", key="interp_dl_png", help="A W path's PNG carries its recipe: the Edit page's replay "
                    "box re-renders the same pixels.")
 d2.download_button("Download animated GIF", gif, file_name=f"path_{model.checkpoint_id}.gif", mime="image/gif",
                    key="interp_dl_gif")
+widgets.mp4_download(d3, "Download MP4", frames, recipe, f"path_{model.checkpoint_id}.mp4", "interp_dl_mp4",
+                     help="H.264 video of the path. A W path's MP4 carries its recipe in its metadata: the video is "
+                          "lossy, but the Edit page's replay box re-renders the exact frames.")
 if space == "z":
     widgets.save_faces([face_t], frames[t:t + 1], "interp", label="Save this frame")
 else:

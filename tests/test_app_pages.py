@@ -332,6 +332,58 @@ def test_arithmetic_in_w_reads_its_result(app_env):
     assert at.radio(key="arith_cmode") is not None and at.dataframe[0].value.shape[0] == 4
 
 
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """The bytes of every download button the app draws, by file name (AppTest keeps only their URLs)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: dict[str, bytes] = {}
+    add = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            files[filename] = path_or_data
+        return add(self, path_or_data, mimetype, kind, filename)
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return files
+
+
+def test_mp4_downloads_carry_their_recipe_and_replay(app_env, downloads):
+    from gan.recipe import read_recipe, render, video_frames
+
+    gen = load_generator(app_env["gen"])
+    at = open_page("interpolate")
+    ok(at)
+    assert at.download_button(key="interp_dl_mp4") is not None
+    recipe = read_recipe(downloads[f"path_{app_env['sha']}.mp4"])
+    assert recipe["kind"] == "interpolate" and recipe["steps"] == at.slider(key="interp_steps").value
+    gif_recipe = read_recipe(downloads[f"path_{app_env['sha']}.gif"])
+    assert recipe == gif_recipe                                       # the same path as the GIF beside it
+    at = open_page("edit", at)
+    ok(at)
+    assert at.download_button(key="edit_dl_mp4") is not None
+    name = next(n for n in downloads if n.startswith("edit_") and n.endswith(".mp4"))
+    recipe = read_recipe(downloads[name])
+    assert recipe["kind"] == "direction" and len(video_frames(recipe, render(gen, recipe))) == len(recipe["strengths"])
+    at.file_uploader(key="edit_replay").upload(name, downloads[name], "video/mp4").run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any("MP4 itself is lossy" in c.value and "re-renders the exact frames" in c.value for c in at.caption)
+
+
+def test_mp4_without_the_ffmpeg_binary_says_why(app_env, monkeypatch):
+    import imageio_ffmpeg
+
+    def missing() -> str:
+        raise RuntimeError("No ffmpeg exe could be found")
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", missing)
+    for page in ("interpolate", "edit"):
+        at = open_page(page)
+        ok(at)
+        assert any("No MP4" in i.value and "imageio-ffmpeg" in i.value for i in at.info), page
+        assert len(at.get("download_button")) >= 1                 # the PNG (and GIF) downloads are still there
+
+
 def test_interpolate_in_w_exports_a_replayable_path(app_env):
     from gan.recipe import read_recipe
     at = open_page("interpolate")
