@@ -3,7 +3,8 @@
 A direction is built from classifier-labelled samples (mean of the latents the classifier reads as having the
 attribute minus the mean of the others), applied with a strength in units of the samples' spread along it, and
 judged by the edit report card: on a fixed sample, how often the classifier's reading of the target flips, how
-often each other attribute's reading changes, and how much of the face stays the same.
+often each other attribute's reading changes, and how much of the face stays the same. The same card judges a raw
+displacement (`delta_report`: e.g. mean(A) − mean(B) of the Arithmetic page) on the attributes it should change.
 `python -m gan edits` prints the card for every attribute.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ SPACES = ("w", "z", "c")
 # plain mean difference | mean difference with the other attributes held fixed | W's response to flipping c_k
 METHODS = ("mean", "conditional", "condition")
 STRENGTHS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # in standard deviations of the samples along the direction
+DELTA_STRENGTHS = (0.25, 0.5, 1.0, 1.5, 2.0)  # multiples of a raw displacement (1.0: the displacement itself)
 TARGET_FLIP = 0.7                             # the smallest strength reaching this flip rate is "the" strength
 
 
@@ -36,12 +38,12 @@ class Faces:
     w: torch.Tensor | None
 
     def latents(self, space: str) -> torch.Tensor:
-        """The sample's coordinates in `space` (n, D)."""
+        """The sample's coordinates in `space` (n, D); "zc" is z and c side by side (n, z_dim + C)."""
         if space == "w":
             if self.w is None:
                 raise ValueError("this generator has no W space (no mapping network); use z or c")
             return self.w
-        return {"z": self.z, "c": self.c}[space]
+        return {"z": self.z, "c": self.c, "zc": torch.cat([self.z, self.c], 1)}[space]
 
 
 def sample_faces(loaded, n: int, seed: int) -> Faces:
@@ -66,6 +68,9 @@ def render(G: torch.nn.Module, faces: Faces, space: str, latents: torch.Tensor, 
             img = G.synthesis(G.broadcast(latents[part].to(dev)))
         elif space == "z":
             img = G(latents[part].to(dev), faces.c[part].to(dev))
+        elif space == "zc":
+            zc = latents[part].to(dev)
+            img = G(zc[:, :faces.z.shape[1]], zc[:, faces.z.shape[1]:])
         else:
             img = G(faces.z[part].to(dev), latents[part].to(dev))
         out.append(tensor_to_images(img))
@@ -155,50 +160,92 @@ def edit_report(loaded, classifier, direction: Direction, n: int = 200, seed: in
     attribute and their mean and max, pixel change (mean |Δ|/255) and classifier-feature change (1 − cosine)
     as preservation, and P(target) before/after; with real_probs (P(target) on real faces with the attribute),
     the percentile of the edited faces' median P among them."""
+    built = {"method": direction.method, "split": direction.split, "direction_n_with": direction.n_with,
+             "direction_n_without": direction.n_without}
+    cards = _report_cards(loaded, classifier, direction.space, direction.sigma * direction.vector,
+                          {direction.attribute: None}, n, seed, strengths, built,
+                          real_probs=None if real_probs is None else {direction.attribute: real_probs})
+    return cards[direction.attribute]
+
+
+def delta_report(loaded, classifier, space: str, delta: np.ndarray, targets: dict[str, bool], n: int = 200,
+                 seed: int = 1, strengths=DELTA_STRENGTHS, n_with: int = 0, n_without: int = 0) -> dict[str, dict]:
+    """Edit report cards of a raw displacement `delta` (D,) in `space` ("w", "z", "c" or "zc": z and c side by side),
+    e.g. the Arithmetic page's mean(A) − mean(B), added α times to every face of a fixed sample: one card per target
+    attribute (name → the reading the displacement should give), in edit_report's format. A target's flip rate
+    counts the faces whose reading was not yet the wanted one and became it; the other targets are not off-target;
+    the headline ("chosen") strength is 1.0, the displacement itself. n_with / n_without: the group sizes it came from."""
+    if not targets:
+        raise ValueError("name at least one attribute the displacement should change")
+    if 1.0 not in strengths:
+        raise ValueError("the strengths must include 1.0, the displacement itself")
+    built = {"method": "arithmetic", "split": "groups", "direction_n_with": n_with, "direction_n_without": n_without}
+    return _report_cards(loaded, classifier, space, np.asarray(delta, np.float32), dict(targets), n, seed, strengths,
+                         built, chosen=1.0)
+
+
+def _report_cards(loaded, classifier, space: str, step: np.ndarray, targets: dict[str, bool | None], n: int, seed: int,
+                  strengths, built: dict, chosen: float | None = None,
+                  real_probs: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+    """What edit_report and delta_report share. Faces move by α·step (D,) per strength α. A target whose wanted
+    reading is None is two-sided (one target only): each face moves toward the reading it lacks (−step for faces
+    that have it), so every face can flip; True / False: every face moves by +step and the faces already reading
+    that value cannot flip. chosen: the headline strength (default: the smallest reaching TARGET_FLIP)."""
     names = list(loaded.attribute_names)
-    k = names.index(direction.attribute)
+    two_sided = None in targets.values()
+    if two_sided and len(targets) != 1:
+        raise ValueError("a two-sided edit has exactly one target")
+    tk = {t: names.index(t) for t in targets}
     cols = _columns(classifier, names)
     faces = sample_faces(loaded, n, seed)
-    base = faces.latents(direction.space)
-    images0 = render(loaded.G, faces, direction.space, base)
+    base = faces.latents(space)
+    images0 = render(loaded.G, faces, space, base)
     p0, f0 = _read(classifier, cols, images0)
     r0 = p0 >= 0.5
-    sign = torch.from_numpy(np.where(r0[:, k], -1.0, 1.0).astype(np.float32))[:, None]     # (n, 1)
-    d = torch.from_numpy(direction.vector)[None]                                             # (1, D)
-    card: dict = {"attribute": direction.attribute, "space": direction.space, "method": direction.method,
-                  "split": direction.split, "n": n, "seed": seed,
-                  "direction_n_with": direction.n_with, "direction_n_without": direction.n_without,
-                  "strengths": list(strengths), "flip_rate": [], "off_target_mean": [], "off_target_max": [],
-                  "off_target": {m: [] for m in names if m != direction.attribute}, "pixel_change": [],
-                  "feature_change": [], "p_target_after": [],
-                  # over the faces that lacked the attribute (they move toward it): P before and after
-                  "p_target_before": float(p0[~r0[:, k], k].mean()) if (~r0[:, k]).any() else float("nan")}
+    k0 = next(iter(tk.values()))
+    sign = np.where(r0[:, k0], -1.0, 1.0) if two_sided else np.ones(n)
+    move = torch.from_numpy((sign[:, None] * step[None]).astype(np.float32))              # (n, D) at strength 1
+    # per target: the reading each face should reach, which faces can flip, which move toward the attribute
+    want = {t: ~r0[:, k] if targets[t] is None else np.full(n, bool(targets[t])) for t, k in tk.items()}
+    able = {t: r0[:, k] != want[t] for t, k in tk.items()}
+    toward = {t: ~r0[:, k] if targets[t] is None else able[t] for t, k in tk.items()}
+    others = [j for j in range(len(names)) if j not in tk.values()]
+    cards = {t: {"attribute": t, "space": space, **built, "n": n, "seed": seed, "strengths": list(strengths),
+                 "targets": dict(targets), "n_can_flip": int(able[t].sum()),
+                 "flip_rate": [], "off_target_mean": [], "off_target_max": [],
+                 "off_target": {names[j]: [] for j in others}, "pixel_change": [], "feature_change": [],
+                 "p_target_after": [],
+                 # over the faces moving toward the wanted reading: P(target) before and after
+                 "p_target_before": float(p0[toward[t], k].mean()) if toward[t].any() else float("nan")}
+             for t, k in tk.items()}
     for a in strengths:
-        moved = base + sign * (a * direction.sigma) * d
-        images = render(loaded.G, faces, direction.space, moved)
+        images = render(loaded.G, faces, space, base + a * move)
         p, f = _read(classifier, cols, images)
         r = p >= 0.5
-        card["flip_rate"].append(float((r[:, k] != r0[:, k]).mean()))
         changed = (r != r0).mean(0)                                                          # (C,)
-        others = [j for j in range(len(names)) if j != k]
-        for j in others:
-            card["off_target"][names[j]].append(float(changed[j]))
-        card["off_target_mean"].append(float(changed[others].mean()) if others else 0.0)
-        card["off_target_max"].append(float(changed[others].max()) if others else 0.0)
-        card["pixel_change"].append(float(np.abs(images.astype(np.int16) - images0).mean() / 255))
+        pixels = float(np.abs(images.astype(np.int16) - images0).mean() / 255)
         cos = (f * f0).sum(1) / (np.linalg.norm(f, axis=1) * np.linalg.norm(f0, axis=1) + 1e-12)
-        card["feature_change"].append(float((1 - cos).mean()))
-        # Toward the attribute for faces that lacked it: the mean P(target) after the edit.
-        toward = ~r0[:, k]
-        card["p_target_after"].append(float(p[toward, k].mean()) if toward.any() else float("nan"))
-        if real_probs is not None and toward.any():
-            card.setdefault("p_target_after_real_percentile", []).append(
-                float((np.asarray(real_probs) <= np.median(p[toward, k])).mean() * 100))
-    hit = [i for i, fr in enumerate(card["flip_rate"]) if fr >= TARGET_FLIP]
-    i = hit[0] if hit else int(np.argmax(card["flip_rate"]))
-    card.update(chosen_strength=strengths[i], chosen_reaches_target=bool(hit), flip_at_chosen=card["flip_rate"][i],
-                off_target_mean_at_chosen=card["off_target_mean"][i], off_target_max_at_chosen=card["off_target_max"][i])
-    return card
+        for t, k in tk.items():
+            card = cards[t]
+            card["flip_rate"].append(float((r[able[t], k] == want[t][able[t]]).mean()) if able[t].any() else 0.0)
+            for j in others:
+                card["off_target"][names[j]].append(float(changed[j]))
+            card["off_target_mean"].append(float(changed[others].mean()) if others else 0.0)
+            card["off_target_max"].append(float(changed[others].max()) if others else 0.0)
+            card["pixel_change"].append(pixels)
+            card["feature_change"].append(float((1 - cos).mean()))
+            card["p_target_after"].append(float(p[toward[t], k].mean()) if toward[t].any() else float("nan"))
+            if real_probs is not None and t in real_probs and toward[t].any():
+                card.setdefault("p_target_after_real_percentile", []).append(
+                    float((np.asarray(real_probs[t]) <= np.median(p[toward[t], k])).mean() * 100))
+    for card in cards.values():
+        hit = [i for i, fr in enumerate(card["flip_rate"]) if fr >= TARGET_FLIP]
+        i = (list(strengths).index(chosen) if chosen is not None else hit[0] if hit else
+             int(np.argmax(card["flip_rate"])))
+        card.update(chosen_strength=strengths[i], chosen_reaches_target=card["flip_rate"][i] >= TARGET_FLIP,
+                    flip_at_chosen=card["flip_rate"][i], off_target_mean_at_chosen=card["off_target_mean"][i],
+                    off_target_max_at_chosen=card["off_target_max"][i])
+    return cards
 
 
 def edit_strip(loaded, direction: Direction, n: int, seed: int, strengths) -> np.ndarray:

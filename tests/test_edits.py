@@ -96,3 +96,49 @@ def test_edit_strip_and_median_split(loaded):
     strip = edit_strip(loaded, d, 3, 0, (0.0, 2.0))
     assert strip.shape == (3, 2, 32, 32, 3) and strip.dtype == np.uint8
     assert not np.array_equal(strip[:, 0], strip[:, 1])
+
+
+def _groups_differing_in_a(loaded, clf):
+    """W of faces the reader reads with A and without it, both without B: two groups that differ in A only."""
+    from gan.edits import _read, render
+    faces = sample_faces(loaded, 400, 5)
+    probs, _ = _read(clf, [0, 1], render(loaded.G, faces, "w", faces.w))
+    read = probs >= 0.5
+    return faces.w[read[:, 0] & ~read[:, 1]].numpy(), faces.w[~read[:, 0] & ~read[:, 1]].numpy()
+
+
+def test_a_minus_b_delta_flips_the_attribute_a_and_b_differ_in(loaded):
+    from gan.edits import delta_report
+    clf = _centred_reader(loaded)
+    with_a, without_a = _groups_differing_in_a(loaded, clf)
+    assert len(with_a) > 20 and len(without_a) > 20
+    delta = with_a.mean(0) - without_a.mean(0)
+    cards = delta_report(loaded, clf, "w", delta, {"A": True}, n=80, seed=1, n_with=len(with_a),
+                         n_without=len(without_a))
+    same = delta_report(loaded, clf, "w", with_a.mean(0) - with_a.mean(0), {"A": True}, n=80, seed=1)
+    card, none = cards["A"], same["A"]
+    assert card["chosen_strength"] == 1.0 and card["method"] == "arithmetic" and card["direction_n_with"] == len(with_a)
+    assert 0 < card["n_can_flip"] < 80                               # faces already reading A cannot flip toward it
+    i = card["strengths"].index(1.0)
+    assert none["flip_rate"][i] == 0.0 and none["pixel_change"][i] == 0.0   # A − A moves nothing
+    assert card["flip_rate"][i] > 0.3 and card["flip_rate"][-1] >= card["flip_rate"][0]
+    assert card["p_target_after"][i] > card["p_target_before"]
+    assert set(card["off_target"]) == {"B"}
+    both = delta_report(loaded, clf, "w", delta, {"A": True, "B": False}, n=80, seed=1)
+    assert set(both) == {"A", "B"} and both["A"]["off_target"] == {} and both["A"]["flip_rate"] == card["flip_rate"]
+    with pytest.raises(ValueError, match="1.0"):
+        delta_report(loaded, clf, "w", delta, {"A": True}, n=10, strengths=(0.5, 2.0))
+
+
+def test_delta_in_z_and_c_together(loaded):
+    from gan.edits import delta_report
+    clf = _centred_reader(loaded)
+    delta = np.zeros(16 + 2, np.float32)
+    delta[16] = 1.0                                                   # c_A += 1, z unchanged
+    card = delta_report(loaded, clf, "zc", delta, {"A": True}, n=40, seed=1, strengths=(1.0,))["A"]
+    faces = sample_faces(loaded, 40, 1)
+    moved = faces.c.clone()
+    moved[:, 0] += 1
+    from gan.edits import render
+    assert card["pixel_change"][0] == pytest.approx(
+        np.abs(render(loaded.G, faces, "c", moved).astype(np.int16) - render(loaded.G, faces, "c", faces.c)).mean() / 255)
