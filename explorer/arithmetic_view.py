@@ -1,5 +1,7 @@
 """The Arithmetic page's reading of its own result: the classifier's P(attribute) of A, B, C and the result beside
-the reading the arithmetic asks for (A − B + C), with the attributes it should change marked."""
+the reading the arithmetic asks for (A − B + C), with the attributes it should change marked; and what its report
+card judges: mean(A) − mean(B) as an edit (gan.edits.delta_report), on the attributes A's and B's faces are read
+to differ in."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,3 +41,38 @@ def w_png(model, images: np.ndarray, w: np.ndarray) -> bytes:
     recipe = make("faces", model.checkpoint_id, z=np.zeros((len(w), model.gen.z_dim), np.float32),
                   c=np.zeros((len(w), len(model.names)), np.float32), w=w, note="arithmetic A − B + C in W")
     return png_with_recipe(np.asarray(image_grid(images, nrow=len(images))), recipe)
+
+
+def suggested_targets(probs_a: np.ndarray, probs_b: np.ndarray, clf_names: list[str], names: list[str]) -> list[str]:
+    """The attributes A − B should change: those that most of one group's faces are read with and most of the
+    other's without (shares of readings ≥ 0.5 differing by at least a half), else the one whose mean P differs most.
+    probs_a (n_A, K_clf), probs_b (n_B, K_clf): the classifier's reading of each group's faces."""
+    shared = [n for n in names if n in clf_names]
+    if not shared:
+        return []
+    cols = [clf_names.index(n) for n in shared]
+    share = (probs_a[:, cols] >= 0.5).mean(0) - (probs_b[:, cols] >= 0.5).mean(0)          # (K,)
+    differ = [n for n, d in zip(shared, share) if abs(d) >= 0.5]
+    return differ or [shared[int(np.argmax(np.abs(probs_a[:, cols].mean(0) - probs_b[:, cols].mean(0))))]]
+
+
+def wanted_readings(probs_a: np.ndarray, probs_b: np.ndarray, clf_names: list[str],
+                    targets: list[str]) -> tuple[tuple[str, bool], ...]:
+    """(attribute, the reading A − B should give it): present where A's faces read it more than B's (mean P)."""
+    return tuple((n, bool(probs_a[:, clf_names.index(n)].mean() > probs_b[:, clf_names.index(n)].mean()))
+                 for n in targets)
+
+
+def edit_delta(rows: np.ndarray, space: str, c_rows: np.ndarray | None = None) -> tuple[str, np.ndarray]:
+    """mean(A) − mean(B) as an edit for gan.edits.delta_report: (its space, the displacement). rows (≥ 2, D): the
+    groups' mean w (space "w") or z (space "z"), A first, then B; c_rows: their mean c when the arithmetic also
+    applies to c (the displacement then moves z and c together, space "zc"), None when c is held."""
+    if space == "w" or c_rows is None:
+        return space, (rows[0] - rows[1]).astype(np.float32)
+    return "zc", np.concatenate([rows[0] - rows[1], c_rows[0] - c_rows[1]]).astype(np.float32)
+
+
+def card_labels(cards: dict[str, dict]) -> dict[str, dict]:
+    """The report cards of gan.edits.delta_report (target → card) under the labels the Edit page's table and charts
+    show: "A − B → Smiling on"."""
+    return {f"A − B → {t} {'on' if card['targets'][t] else 'off'}": card for t, card in cards.items()}

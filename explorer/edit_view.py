@@ -1,6 +1,6 @@
 """The Edit page's pictures and words: report-card charts (flip rate and off-target change against strength, the
-off-target change per attribute), the card's headline table and the space-effect sentence. Also the strip's
-exports and what a replayed recipe is said to show."""
+off-target change per attribute), the card's headline table and the space-effect sentence; the Arithmetic page's
+card of A − B uses the same charts and table. Also the strip's exports and what a replayed recipe is said to show."""
 from __future__ import annotations
 
 import io
@@ -36,7 +36,9 @@ def card_figure(cards: dict[str, dict]) -> go.Figure:
                                  mode="lines+markers", line=dict(color=col, dash="dot")))
     fig.add_hline(y=0.7, line_dash="dash", line_color="grey", annotation_text="70% flips")
     fig.add_hline(y=OFF_TARGET_LIMIT, line_dash="dash", line_color="lightgrey", annotation_text="10% off-target")
-    fig.update_layout(xaxis_title="strength (std of the faces along the direction)", yaxis_title="share of faces",
+    arithmetic = any(c["method"] == "arithmetic" for c in cards.values())
+    fig.update_layout(xaxis_title="strength (× mean A − mean B)" if arithmetic else
+                      "strength (std of the faces along the direction)", yaxis_title="share of faces",
                       yaxis_range=[0, 1], height=360, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", y=-0.3))
     return fig
@@ -61,17 +63,21 @@ def _p(v: float) -> str:
 
 
 def card_rows(cards: dict[str, dict]) -> list[dict]:
-    """The headline of each card at its chosen strength, as table rows."""
+    """The headline of each card at its chosen strength, as table rows (an arithmetic card also says how many faces
+    could flip: those not already reading what A − B asks for)."""
     rows = []
     for label, c in cards.items():
         i = c["strengths"].index(c["chosen_strength"])
+        arithmetic = c["method"] == "arithmetic"
+        built = (f"{c['direction_n_with']} in A / {c['direction_n_without']} in B" if arithmetic else
+                 f"{c['direction_n_with']} with / {c['direction_n_without']} without")
         rows.append({"direction": label, "strength": c["chosen_strength"],
                      "target flips": f"{c['flip_rate'][i]:.0%}" + ("" if c["chosen_reaches_target"] else " (below 70%)"),
                      "off-target, mean": f"{c['off_target_mean'][i]:.1%}", "off-target, worst": f"{c['off_target_max'][i]:.1%}",
                      f"P({c['attribute']}) before → after": _p(c["p_target_before"]) + " → " + _p(c["p_target_after"][i]),
                      "pixels changed": f"{c['pixel_change'][i] * 255:.1f}/255",
                      "features changed (1 − cos)": f"{c['feature_change'][i]:.3f}",
-                     "faces": c["n"], "built from": f"{c['direction_n_with']} with / {c['direction_n_without']} without"})
+                     "faces": c["n"], **({"could flip": c["n_can_flip"]} if arithmetic else {}), "built from": built})
     return rows
 
 

@@ -269,6 +269,17 @@ def edit_card(path: str, mtime: float, clf_path: str, clf_mtime: float, _directi
                        strengths=strengths)
 
 
+@st.cache_data(show_spinner="Measuring A − B as an edit on a fixed sample…", max_entries=64)
+def arithmetic_card(path: str, mtime: float, clf_path: str, clf_mtime: float, space: str, delta: np.ndarray,
+                    targets: tuple[tuple[str, bool], ...], n_with: int, n_without: int, n: int, seed: int) -> dict:
+    """gan.edits.delta_report: the report cards (target → card) of the Arithmetic page's mean(A) − mean(B) as an
+    edit of n fixed faces, judged on `targets` (attribute, reading it should give)."""
+    from gan.edits import delta_report
+
+    return delta_report(_generator(path, mtime), _classifier(clf_path, clf_mtime), space, delta, dict(targets), n=n,
+                        seed=seed, n_with=n_with, n_without=n_without)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def edit_strip(path: str, mtime: float, _direction, direction_key: tuple, n: int, seed: int,
                strengths: tuple[float, ...]) -> dict:

@@ -1,8 +1,10 @@
-"""Arithmetic: mean(A) − mean(B) + mean(C) in W (style checkpoints) or z (+ c), read back by the classifier."""
+"""Arithmetic: mean(A) − mean(B) + mean(C) in W (style checkpoints) or z (+ c), read back by the classifier, with
+A − B measured as an edit on a fixed sample (the Edit page's report card)."""
 import numpy as np
 import streamlit as st
 
 from explorer import arithmetic_view, loaders, widgets
+from explorer.edit_view import card_figure, card_rows, off_target_figure
 from explorer.faces import Face, describe_condition, stack
 from explorer.latent_ops import condition_arithmetic, latent_arithmetic
 
@@ -75,3 +77,33 @@ if clf is not None:
     st.subheader("What the classifier reads")
     st.markdown(summary)
     st.dataframe(table, hide_index=True)
+
+    st.subheader("Report card: A − B as an edit")
+    card_space, delta = (arithmetic_view.edit_delta(w_all, "w") if space == "w" else
+                         arithmetic_view.edit_delta(z_all, "z", c_all if cmode.startswith("apply") else None))
+    shared = [n for n in model.names if n in clf.attribute_names]
+    reads = {g: loaders.probabilities_of(cp, cm, widgets.face_images(model, groups[g])) for g in "AB"}  # (n_g, K_clf)
+    k1, k2 = st.columns([3, 2])
+    marked = k1.multiselect("Attributes A − B should change", shared, key="arith_card_targets",
+                            default=arithmetic_view.suggested_targets(reads["A"], reads["B"], list(clf.attribute_names),
+                                                                      shared),
+                            help="Suggested: those that most of A's faces are read with and most of B's without, or "
+                                 "the other way round.")
+    n_card = k2.select_slider("Faces the report card is measured on", [50, 100, 200, 500], value=200,
+                              key="arith_card_n")
+    if not marked:
+        st.info("Mark at least one attribute that A − B should change to measure it as an edit.")
+    else:
+        targets = arithmetic_view.wanted_readings(reads["A"], reads["B"], list(clf.attribute_names), marked)
+        cards = arithmetic_view.card_labels(loaders.arithmetic_card(
+            model.path, model.mtime, cp, cm, card_space, delta, targets, len(groups["A"]), len(groups["B"]),
+            int(n_card), 1))
+        st.dataframe(card_rows(cards), hide_index=True)
+        k1, k2 = st.columns(2)
+        k1.plotly_chart(card_figure(cards), key="arith_card_fig")
+        k2.plotly_chart(off_target_figure(cards), key="arith_off_fig")
+        st.caption(f"Measured by the attribute classifier on {n_card} fixed random faces (not A, B or C): each moves "
+                   "by strength × (mean A − mean B) " + {"w": "in W", "z": "in z (c held)", "zc": "in z and c"}[card_space]
+                   + "; strength 1 is the arithmetic itself. A target's flip rate counts the faces not already reading "
+                   "what A − B asks for (column *could flip*) whose reading becomes it; off-target counts every other "
+                   "attribute.")

@@ -332,6 +332,35 @@ def test_arithmetic_in_w_reads_its_result(app_env):
     assert at.radio(key="arith_cmode") is not None and at.dataframe[0].value.shape[0] == 4
 
 
+def card_table(at: AppTest):
+    """The Arithmetic page's report-card table (the Edit page's columns)."""
+    return next(d.value for d in at.dataframe if "target flips" in d.value.columns)
+
+
+def test_arithmetic_report_card_follows_targets_and_sample_size(app_env):
+    at = open_page("arithmetic")
+    ok(at)
+    assert any(h.value == "Report card: A − B as an edit" for h in at.subheader)
+    marked = at.multiselect(key="arith_card_targets").value
+    table = card_table(at)
+    assert len(table) == len(marked) >= 1 and list(table["faces"]) == [200] * len(marked)
+    assert {"could flip", "off-target, mean", "pixels changed"} <= set(table.columns)
+    assert all(r.startswith("A − B → ") for r in table["direction"]) and list(table["strength"]) == [1.0] * len(marked)
+    assert len(at.get("plotly_chart")) == 2
+    at.select_slider(key="arith_card_n").set_value(50).run()
+    ok(at)
+    assert list(card_table(at)["faces"]) == [50] * len(marked)
+    at.multiselect(key="arith_card_targets").set_value(["Smiling", "Young"]).run()
+    ok(at)
+    assert [r.split(" → ")[1].rsplit(" ", 1)[0] for r in card_table(at)["direction"]] == ["Smiling", "Young"]
+    at.radio(key="arith_space").set_value("z").run()  # z and c: the card moves z and c together
+    ok(at)
+    assert len(card_table(at)) == 2 and any("in z and c" in c.value for c in at.caption)
+    at.multiselect(key="arith_card_targets").set_value([]).run()
+    ok(at)
+    assert any("Mark at least one attribute" in i.value for i in at.info)
+
+
 @pytest.fixture
 def downloads(monkeypatch) -> dict[str, bytes]:
     """The bytes of every download button the app draws, by file name (AppTest keeps only their URLs)."""

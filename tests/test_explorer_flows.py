@@ -308,3 +308,70 @@ def test_interpolate_play_and_endpoint_thumbnails(app_env):
     at.toggle(key="interp_play").set_value(True).run()
     assert not at.exception
     assert any(img.caption == "playing the path" for i in at.get("image") for img in i.proto.imgs)
+
+
+# ----------------------------------------------------------------------------- issue 15: arithmetic report card
+
+class ColourReader:
+    """A stand-in classifier with a known reading: Eyeglasses = red minus green above t0, Male = brightness above t1;
+    Smiling and Young are never read. Features are the channel means."""
+
+    attribute_names = ("Eyeglasses", "Male", "Smiling", "Young")
+
+    def __init__(self, t0: float, t1: float):
+        self.t0, self.t1 = t0, t1
+
+    def predict_proba(self, img):
+        import torch
+        red = img[:, 0].mean((1, 2)) - img[:, 1].mean((1, 2))
+        read = torch.stack([(red - self.t0) * 40, (img.mean((1, 2, 3)) - self.t1) * 40], 1)
+        return torch.cat([torch.sigmoid(read), torch.full((len(img), 2), 0.2)], 1)
+
+    def features(self, img):
+        return img.mean((2, 3)) + 1
+
+
+def test_arithmetic_report_card_through_the_pages_code(app_env, monkeypatch):
+    """A − B of two groups that the classifier reads differently in one attribute only, measured as an edit by the
+    loaders and views the Arithmetic page uses: it flips that attribute; A − A flips nothing."""
+    from explorer import arithmetic_view, edit_view, loaders
+    from gan.checkpoint import load_generator
+    from gan.edits import sample_faces
+    from gan.pixels import images_to_tensor
+
+    path, mtime = str(app_env["gen"]), loaders.mtime(app_env["gen"])
+    gen = load_generator(path)
+    faces = sample_faces(gen, 400, 5)
+    img = images_to_tensor(loaders.images_w(path, mtime, faces.w.numpy()))
+    red = img[:, 0].mean((1, 2)) - img[:, 1].mean((1, 2))
+    reader = ColourReader(red.median().item(), img.mean((1, 2, 3)).median().item())
+    monkeypatch.setattr(loaders, "_classifier", lambda p, m: reader)
+    cp, cm = "stand-in", 0.0
+    read = loaders.probabilities_of(cp, cm, loaders.images_w(path, mtime, faces.w.numpy())) >= 0.5
+    groups = {"A": read[:, 0] & ~read[:, 1], "B": ~read[:, 0] & ~read[:, 1]}   # differ in Eyeglasses only
+    assert groups["A"].sum() > 20 and groups["B"].sum() > 20
+    # the page: w of each group, their means and the result; the classifier's reading of each group's faces
+    w_all = np.stack([loaders.w_of(path, mtime, faces.z[m].numpy(), faces.c[m].numpy()).mean(0)
+                      for m in (groups["A"], groups["B"], groups["B"])])
+    w_all = np.concatenate([w_all, (w_all[0] - w_all[1] + w_all[2])[None]]).astype(np.float32)
+    reads = {g: loaders.probabilities_of(cp, cm, loaders.images_w(path, mtime, faces.w[m].numpy()))
+             for g, m in groups.items()}
+    names = list(reader.attribute_names)
+    assert arithmetic_view.suggested_targets(reads["A"], reads["B"], names, names) == ["Eyeglasses"]
+    targets = arithmetic_view.wanted_readings(reads["A"], reads["B"], names, ["Eyeglasses"])
+    assert targets == (("Eyeglasses", True),)
+    assert arithmetic_view.wanted_readings(reads["B"], reads["A"], names, ["Eyeglasses"]) == (("Eyeglasses", False),)
+
+    def card(rows: np.ndarray, n: int) -> dict:
+        space, delta = arithmetic_view.edit_delta(rows, "w")
+        return loaders.arithmetic_card(path, mtime, cp, cm, space, delta, targets, int(groups["A"].sum()),
+                                       int(groups["B"].sum()), n, 1)["Eyeglasses"]
+
+    a_b, a_a = card(w_all, 200), card(w_all[[0, 0]], 200)
+    i = a_b["strengths"].index(1.0)
+    assert a_b["flip_rate"][i] > 0.3 and a_a["flip_rate"][i] == 0.0 and a_a["pixel_change"][i] == 0.0
+    assert 0 < a_b["n_can_flip"] < 200 and set(a_b["off_target"]) == {"Male", "Smiling", "Young"}
+    rows = edit_view.card_rows(arithmetic_view.card_labels({"Eyeglasses": a_b}))
+    assert rows[0]["direction"] == "A − B → Eyeglasses on" and rows[0]["strength"] == 1.0
+    assert rows[0]["could flip"] == a_b["n_can_flip"] and rows[0]["faces"] == 200
+    assert card(w_all, 50)["n"] == 50
