@@ -16,7 +16,8 @@ GRID_MODES = ("random", "fixed z × varied conditions", "fixed condition × vari
 
 @dataclass
 class Face:
-    """One face's identity: enough to regenerate it (`img = G(z, c)` on checkpoint `checkpoint`)."""
+    """One face's identity: enough to regenerate it (`img = G(z, c)` on checkpoint `checkpoint`, or
+    `img = G.synthesis(w)` when it has a w: an edit in W, a W arithmetic result, a frame of a W path)."""
 
     z: np.ndarray  # (z_dim,) float32
     c: np.ndarray  # (c_dim,) float32, usually multi-hot
@@ -25,13 +26,16 @@ class Face:
     checkpoint: str  # checkpoint id (sha256[:12] of the generator weights)
     names: tuple[str, ...] = field(default_factory=tuple)  # attribute names of c
     origin: str = ""  # where it came from ("grid", "collection smiling", "arithmetic" …)
+    w: np.ndarray | None = field(default=None, repr=False)  # (w_dim,) float32: it renders from w (z, c: identity)
     img: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W, 3) uint8 once rendered
 
     @property
     def key(self) -> str:
-        """Stable id for picking: checkpoint, seed, index and a hash of z and c."""
-        h = hashlib.sha1(np.asarray(self.z, np.float32).tobytes() + np.asarray(self.c, np.float32).tobytes()).hexdigest()[:8]
-        return f"{self.checkpoint}:{self.seed}:{self.index}:{h}"
+        """Stable id for picking: checkpoint, seed, index and a hash of z, c (and w when it has one)."""
+        data = np.asarray(self.z, np.float32).tobytes() + np.asarray(self.c, np.float32).tobytes()
+        if self.w is not None:
+            data += b"w" + np.asarray(self.w, np.float32).tobytes()
+        return f"{self.checkpoint}:{self.seed}:{self.index}:{hashlib.sha1(data).hexdigest()[:8]}"
 
     def caption(self, first: tuple[str, ...] | list[str] = ()) -> str:
         """Short caption under an image: seed/index and the attributes that are on, those in `first` (the requested
@@ -42,7 +46,8 @@ class Face:
     def identity(self) -> str:
         """Full identity as one line (tooltip / expander)."""
         return (f"checkpoint {self.checkpoint} · seed {self.seed} · index {self.index} · "
-                f"c = {describe_condition(self.c, self.names)}" + (f" · from {self.origin}" if self.origin else ""))
+                f"c = {describe_condition(self.c, self.names)}" + (f" · from {self.origin}" if self.origin else "")
+                + (" · drawn from its stored w" if self.w is not None else ""))
 
 
 def describe_condition(c: np.ndarray, names: tuple[str, ...] | list[str], limit: int | None = None,
@@ -67,16 +72,31 @@ def describe_condition(c: np.ndarray, names: tuple[str, ...] | list[str], limit:
     return ", ".join(items)
 
 
-def faces_from_arrays(z: np.ndarray, c: np.ndarray, seeds, indices, checkpoint: str, names, origin: str = "") -> list[Face]:
-    """Face records for rows of z (N, D) / c (N, K)."""
+def faces_from_arrays(z: np.ndarray, c: np.ndarray, seeds, indices, checkpoint: str, names, origin: str = "",
+                      w: np.ndarray | None = None, has_w: np.ndarray | None = None) -> list[Face]:
+    """Face records for rows of z (N, D) / c (N, K); w (N, w_dim) for the rows has_w (N,) marks (default all)."""
     z, c = np.asarray(z, np.float32), np.asarray(c, np.float32)
-    return [Face(z[i].copy(), c[i].copy(), int(seeds[i]), int(indices[i]), checkpoint, tuple(names), origin)
+    if w is not None:
+        w = np.asarray(w, np.float32)
+        has_w = np.ones(len(z), bool) if has_w is None else np.asarray(has_w, bool)
+    return [Face(z[i].copy(), c[i].copy(), int(seeds[i]), int(indices[i]), checkpoint, tuple(names), origin,
+                 w=w[i].copy() if w is not None and has_w[i] else None)
             for i in range(len(z))]
 
 
 def stack(faces: list[Face]) -> tuple[np.ndarray, np.ndarray]:
     """(z (N, D), c (N, K)) float32 arrays of a list of faces."""
     return (np.stack([f.z for f in faces]).astype(np.float32), np.stack([f.c for f in faces]).astype(np.float32))
+
+
+def stack_w(faces: list[Face]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(w (N, w_dim) float32 with zeros where a face has none, has_w (N,) bool), or (None, None) when none has one."""
+    has_w = np.array([f.w is not None for f in faces])
+    if not has_w.any():
+        return None, None
+    w_dim = next(len(f.w) for f in faces if f.w is not None)
+    w = np.stack([np.zeros(w_dim, np.float32) if f.w is None else np.asarray(f.w, np.float32) for f in faces])
+    return w, has_w
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -91,6 +111,19 @@ def render(G: torch.nn.Module, z: np.ndarray, c: np.ndarray, batch: int = 64) ->
         return np.zeros((0, 1, 1, 3), np.uint8)
     with torch.inference_mode():
         return generate_images(G, torch.from_numpy(z), torch.from_numpy(c), batch_size=batch)
+
+
+def render_w(G: torch.nn.Module, w: np.ndarray, batch: int = 64) -> np.ndarray:
+    """img = G.synthesis(w broadcast to every block) as (N, H, W, 3) uint8, in batches, without autograd. w (N, w_dim)."""
+    from gan.pixels import tensor_to_images
+
+    w = torch.from_numpy(np.asarray(w, np.float32).reshape(len(w), -1))
+    if len(w) == 0:
+        return np.zeros((0, 1, 1, 3), np.uint8)
+    dev = next(G.parameters()).device  # G may sit on a GPU; w comes from the host
+    with torch.inference_mode():
+        return np.concatenate([tensor_to_images(G.synthesis(G.broadcast(w[i:i + batch].to(dev))))
+                               for i in range(0, len(w), batch)])
 
 
 def grid_latents(labels, request: AttributeRequest, z_dim: int, mode: str, rows: int, cols: int,
@@ -207,5 +240,18 @@ def latents_npz_bytes(faces: list[Face]) -> bytes:
     from gan import latents_file
 
     z, c = stack(faces)
+    w, has_w = stack_w(faces)
     return latents_file.latents_npz_bytes(z, c, faces[0].names, [f.seed for f in faces], [f.index for f in faces],
-                                          faces[0].checkpoint)
+                                          faces[0].checkpoint, w, has_w)
+
+
+def latents_batch(faces: list[Face], images: np.ndarray):
+    """The faces (with PNG thumbnails of their (N, H, W, 3) images and their origin) as a validated store batch
+    (explorer.store.PreparedLatents); StoreError says what is wrong."""
+    from explorer.store import prepare_latents
+
+    z, c = stack(faces)
+    w, has_w = stack_w(faces)
+    return prepare_latents(z, c, list(faces[0].names), faces[0].checkpoint, [f.seed for f in faces],
+                           [f.index for f in faces], thumbnails(images),
+                           [{"origin": f.origin} if f.origin else None for f in faces], w=w, has_w=has_w)

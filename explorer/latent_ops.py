@@ -11,11 +11,14 @@ __all__ = ["apply_direction", "condition_arithmetic", "cosine_similarity_matrix"
 
 
 def w_path_recipe(model, fa, fb, steps: int) -> dict:
-    """The gan.recipe `interpolate` recipe of a straight W path between two faces (replayable bit for bit)."""
+    """The gan.recipe `interpolate` recipe of a straight W path between two faces (replayable bit for bit); a face
+    with a stored w (explorer.faces.Face) starts or ends the path there, others at mapping(z, c)."""
     from gan.recipe import floats, make
 
-    return make("interpolate", model.checkpoint_id, space="w", steps=int(steps),
-                a={"z": floats(fa.z), "c": floats(fa.c), "w": None}, b={"z": floats(fb.z), "c": floats(fb.c), "w": None})
+    def end(f) -> dict:
+        return {"z": floats(f.z), "c": floats(f.c), "w": None if f.w is None else floats(f.w)}
+
+    return make("interpolate", model.checkpoint_id, space="w", steps=int(steps), a=end(fa), b=end(fb))
 
 
 def path_exports(frames: np.ndarray, steps: int, recipe: dict | None) -> tuple[bytes, bytes]:

@@ -210,15 +210,10 @@ def w_of(path: str, mtime: float, z: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def images_w(path: str, mtime: float, w: np.ndarray) -> np.ndarray:
-    """img = G.synthesis(w broadcast to every block) as (N, H, W, 3) uint8."""
-    import torch
+    """img = G.synthesis(w broadcast to every block) as (N, H, W, 3) uint8 (explorer.faces.render_w)."""
+    from explorer.faces import render_w
 
-    from gan.pixels import tensor_to_images
-
-    G = _generator(path, mtime).G
-    dev = next(G.parameters()).device
-    with torch.inference_mode():
-        return tensor_to_images(G.synthesis(G.broadcast(torch.from_numpy(np.asarray(w, np.float32)).to(dev))))
+    return render_w(_generator(path, mtime).G, w)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -338,10 +333,9 @@ def space_effect(path: str, mtime: float, space: str) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def style_mix(path: str, mtime: float, src_z: np.ndarray, src_c: np.ndarray, dst_z: np.ndarray, dst_c: np.ndarray,
-              layers: tuple[int, ...]) -> np.ndarray:
+def style_mix(path: str, mtime: float, src_w: np.ndarray, dst_w: np.ndarray, layers: tuple[int, ...]) -> np.ndarray:
     """(S+1, T+1, H, W, 3) uint8: row 0 the targets, column 0 the sources, cell (i, j) target j with `layers` of
-    source i (gan.style_generator.style_mix_grid); corner blank."""
+    source i (gan.style_generator.style_mix_grid); corner blank. src_w (S, w_dim), dst_w (T, w_dim)."""
     import torch
 
     from gan.pixels import tensor_to_images as to8
@@ -350,13 +344,11 @@ def style_mix(path: str, mtime: float, src_z: np.ndarray, src_c: np.ndarray, dst
     G = _generator(path, mtime).G
     dev = next(G.parameters()).device
     with torch.inference_mode():
-        ws = G.mapping(torch.from_numpy(np.concatenate([src_z, dst_z])).to(dev),
-                       torch.from_numpy(np.concatenate([src_c, dst_c])).to(dev))
-        ws_src, ws_dst = ws[:len(src_z)], ws[len(src_z):]
+        ws_src, ws_dst = (torch.from_numpy(np.asarray(w, np.float32)).to(dev) for w in (src_w, dst_w))
         cells = style_mix_grid(G, ws_src, ws_dst, list(layers))                           # (S, T, 3, R, R)
         edge_src = G.synthesis(G.broadcast(ws_src))
         edge_dst = G.synthesis(G.broadcast(ws_dst))
-    S, T = len(src_z), len(dst_z)
+    S, T = len(src_w), len(dst_w)
     R = G.img_resolution
     out = np.zeros((S + 1, T + 1, R, R, 3), np.uint8)
     out[0, 1:], out[1:, 0], out[1:, 1:] = to8(edge_dst), to8(edge_src), to8(cells)

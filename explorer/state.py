@@ -34,7 +34,8 @@ def picks_dir():
 
 def _face_record(f: Face) -> dict:
     return {"z": np.asarray(f.z, np.float32).tolist(), "c": np.asarray(f.c, np.float32).tolist(), "seed": int(f.seed),
-            "index": int(f.index), "names": list(f.names), "origin": f.origin}
+            "index": int(f.index), "names": list(f.names), "origin": f.origin,
+            "w": None if f.w is None else np.asarray(f.w, np.float32).tolist()}
 
 
 def _read_picks(checkpoint: str) -> list[Face]:
@@ -43,8 +44,10 @@ def _read_picks(checkpoint: str) -> list[Face]:
     faces = []
     for r in (data.get("faces") if isinstance(data, dict) else None) or []:
         try:
+            w = None if r.get("w") is None else np.asarray(r["w"], np.float32)
             faces.append(Face(np.asarray(r["z"], np.float32), np.asarray(r["c"], np.float32), int(r["seed"]),
-                              int(r["index"]), checkpoint, tuple(str(n) for n in r["names"]), str(r.get("origin", ""))))
+                              int(r["index"]), checkpoint, tuple(str(n) for n in r["names"]), str(r.get("origin", "")),
+                              w=w))
         except (KeyError, TypeError, ValueError):  # a damaged entry: skip it, keep the rest
             continue
     return faces[:MAX_PICKS]

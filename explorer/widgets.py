@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import loaders, state
-from explorer.faces import Face, faces_from_arrays, stack, thumbnails
+from explorer.faces import Face, faces_from_arrays, latents_batch, stack
 from explorer.store import StoreError
 from gan.checkpoint import CheckpointError  # noqa: F401 - also the pages' name for it
 
@@ -30,11 +30,30 @@ class Model:
     def names(self) -> tuple[str, ...]:
         return tuple(self.gen.attribute_names)
 
+    @property
+    def dims(self) -> dict[str, int | None]:
+        """Size of each latent space: {"w": w_dim (None without a mapping network), "z": z_dim, "c": c_dim}."""
+        return {"w": getattr(self.gen.G, "w_dim", None) if "w" in self.gen.spaces else None,
+                "z": self.gen.z_dim, "c": self.gen.c_dim}
+
     def images(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 for z (N, D) / c (N, K), cached."""
         z = np.asarray(z, np.float32).reshape(-1, self.gen.z_dim)
         c = np.asarray(c, np.float32).reshape(len(z), -1)
         return loaders.images(self.path, self.mtime, z, c)
+
+    def images_w(self, w: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 for w (N, w_dim) (synthesis only), cached; a style checkpoint's."""
+        return loaders.images_w(self.path, self.mtime, np.asarray(w, np.float32).reshape(len(w), -1))
+
+    def images_in(self, space: str, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 for latents x (N, D) of `space`: "w" (synthesis; c unused) or "z" (with c (N, K))."""
+        return self.images_w(x) if space == "w" else self.images(x, c)
+
+    def w_of(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """w = mapping(z, c) (N, w_dim) for z (N, D) / c (N, K), cached; a style checkpoint's."""
+        z = np.asarray(z, np.float32).reshape(-1, self.gen.z_dim)
+        return loaders.w_of(self.path, self.mtime, z, np.asarray(c, np.float32).reshape(len(z), -1))
 
     def probs(self, z: np.ndarray, c: np.ndarray) -> np.ndarray | None:
         """Classifier probabilities (N, K_clf) of G(z, c), or None without a classifier."""
@@ -161,10 +180,41 @@ def collections() -> list:
 
 
 def face_images(model: Model, faces: list[Face]) -> np.ndarray:
-    """(N, H, W, 3) uint8 of faces, reusing each face's stored rendering when it has one."""
+    """(N, H, W, 3) uint8 of faces, reusing each face's stored rendering when it has one. The one place that decides
+    how a face is drawn: from its w when it has one (G.synthesis), else img = G(z, c)."""
     if faces and all(f.img is not None for f in faces):
         return np.stack([f.img for f in faces])
-    return model.images(*stack(faces))
+    in_w = [i for i, f in enumerate(faces) if f.w is not None]
+    if not in_w:
+        return model.images(*stack(faces))
+    in_z = [i for i, f in enumerate(faces) if f.w is None]
+    out: list = [None] * len(faces)
+    for idx, imgs in ((in_w, model.images_w(np.stack([faces[i].w for i in in_w]))),
+                      (in_z, model.images(*stack([faces[i] for i in in_z])) if in_z else [])):
+        for i, img in zip(idx, imgs):
+            out[i] = img
+    return np.stack(out)
+
+
+def face_w(model: Model, faces: list[Face]) -> np.ndarray:
+    """(N, w_dim) float32: each face's stored w, or mapping(z, c) for a face without one (a style checkpoint's)."""
+    w = model.w_of(*stack(faces))  # st.cache_data hands out a copy: writing into it is safe
+    for i, f in enumerate(faces):
+        if f.w is not None:
+            w[i] = f.w
+    return w
+
+
+def face_latents(model: Model, faces: list[Face], space: str) -> np.ndarray:
+    """(N, D) coordinates of faces in `space` ("w": face_w; "z": their z). ValueError for z of faces drawn from a
+    stored w: their z is the unedited face's, so it does not say where they are."""
+    if space == "w":
+        return face_w(model, faces)
+    in_w = sum(f.w is not None for f in faces)
+    if in_w:
+        raise ValueError(f"{in_w} of these faces {'are' if in_w != 1 else 'is'} drawn from a stored w (edited in W); "
+                         "their z is the unedited face's. Use the W space for them.")
+    return stack(faces)[0]
 
 
 def collection_names() -> list[str]:
@@ -180,7 +230,13 @@ def collection_faces(name: str, model: Model) -> list[Face]:
     if z.shape[1] != model.gen.z_dim or tuple(ls.attribute_names) != model.names:
         raise ValueError(f"collection {name!r} holds z of size {z.shape[1]} over attributes "
                          f"{', '.join(ls.attribute_names)}; this checkpoint needs {model.gen.z_dim} over {', '.join(model.names)}")
-    return faces_from_arrays(z, c, ls.seeds, ls.indices, model.checkpoint_id, model.names, origin=f"collection {name}")
+    if ls.w is not None:
+        w_dim = getattr(model.gen.G, "w_dim", None)  # None: a DCGAN has no W to draw them from
+        if ls.w.shape[1] != w_dim:
+            raise ValueError(f"collection {name!r} holds faces drawn from a w of size {ls.w.shape[1]}; this checkpoint "
+                             + (f"needs w of size {w_dim}" if w_dim else "has no W space"))
+    return faces_from_arrays(z, c, ls.seeds, ls.indices, model.checkpoint_id, model.names, origin=f"collection {name}",
+                             w=ls.w, has_w=ls.has_w)
 
 
 def save_faces(faces: list[Face], images: np.ndarray, prefix: str, label: str = "Save to collection") -> None:
@@ -209,12 +265,9 @@ def save_faces(faces: list[Face], images: np.ndarray, prefix: str, label: str = 
 
 
 def store_faces(name: str, faces: list[Face], images: np.ndarray) -> None:
-    """Add faces (and thumbnails of their images) to collection `name`, creating it if needed."""
-    store = loaders.store()
-    store.get_or_create_collection(name)
-    z, c = stack(faces)
-    store.add_latents(name, z, c, attribute_names=list(faces[0].names), checkpoint_id=faces[0].checkpoint,
-                      seeds=[f.seed for f in faces], indices=[f.index for f in faces], thumbnails=thumbnails(images))
+    """Add faces (their z, c, w where they have one, origin, and thumbnails of their images) to collection `name`,
+    creating it if needed."""
+    loaders.store().add_prepared(name, latents_batch(faces, images))
 
 
 # ----------------------------------------------------------------------------- where latents come from

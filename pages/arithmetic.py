@@ -40,7 +40,7 @@ if not all(groups.values()):
 means = {g: stack(f) for g, f in groups.items()}  # g → (z (n, D), c (n, K))
 labels = [f"mean A ({len(groups['A'])})", f"− mean B ({len(groups['B'])})", f"+ mean C ({len(groups['C'])})", "= result"]
 if space == "w":
-    w_groups = {g: loaders.w_of(model.path, model.mtime, *means[g]) for g in "ABC"}
+    w_groups = {g: widgets.face_w(model, groups[g]) for g in "ABC"}  # stored w of edited faces, else mapped
     w_all = np.stack([w_groups[g].mean(0) for g in "ABC"])
     w_all = np.concatenate([w_all, (w_all[0] - w_all[1] + w_all[2])[None]]).astype(np.float32)  # (4, w_dim)
     imgs = loaders.images_w(model.path, model.mtime, w_all)
@@ -49,7 +49,11 @@ if space == "w":
     st.download_button("Download the four faces (PNG with their recipe)", arithmetic_view.w_png(model, imgs, w_all),
                        file_name="arithmetic_w.png", mime="image/png", key="arith_dl",
                        help="The PNG carries the four w vectors; the Edit page's replay box re-renders it exactly.")
-    st.caption("A W result has no (z, c) of its own, so it is exported with its w instead of saved to a collection.")
+    result = Face(latent_arithmetic(*(means[g][0] for g in "ABC")), condition_arithmetic(*(means[g][1] for g in "ABC")),
+                  -1, 0, model.checkpoint_id, model.names, origin="arithmetic A − B + C in W", w=w_all[3])
+    widgets.save_faces([result], widgets.face_images(model, [result]), "arith", label="Save the result")
+    st.caption("The result is saved with its w and drawn from it; its z and c are the same arithmetic on the groups' "
+               "z and c, kept for reference.")
 else:
     try:
         z_res = latent_arithmetic(means["A"][0], means["B"][0], means["C"][0])

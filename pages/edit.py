@@ -1,9 +1,10 @@
 """Edit: attribute directions in the latent space the checkpoint offers (W by default), each with its report card."""
 import streamlit as st
 
-from explorer import edit_view, loaders, widgets
+from explorer import batch_edit, edit_view, loaders, widgets
 from explorer.edit_view import (OFF_TARGET_LIMIT, SPACE_NAMES, card_figure, card_rows, off_target_figure,
                                 space_sentence)
+from explorer.store import StoreError
 
 st.title("Edit")
 st.caption("Build an attribute direction from faces the classifier has labelled, move faces along it, and read the "
@@ -66,8 +67,9 @@ st.caption(f"Measured by the attribute classifier on {n_card} faces not used to 
            f"{n_build} building faces along the direction; the chosen strength is the smallest reaching 70% flips.")
 
 st.subheader("On four faces")
-strip_strengths = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
-strip = loaders.edit_strip(model.path, model.mtime, d, (target, space, d.method, int(n_build)), 4, 7, strip_strengths)
+strip_strengths, strip_seed = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0), 7
+strip = loaders.edit_strip(model.path, model.mtime, d, (target, space, d.method, int(n_build)), 4, strip_seed,
+                           strip_strengths)
 cols = st.columns(len(strip_strengths))
 for j, a in enumerate(strip_strengths):
     cols[j].image([strip["images"][i, j] for i in range(len(strip["images"]))], caption=[f"{a:+g}"] * 4, width=96)
@@ -79,6 +81,57 @@ widgets.mp4_download(st, "Download the strip (MP4 with its recipe)", edit_view.s
                      f"edit_{target}_{space}.mp4", "edit_dl_mp4",
                      help="One frame per strength, the four faces side by side. The video is lossy; the recipe in "
                           "its metadata re-renders the exact frames (import it below).")
+
+edit_dir = batch_edit.from_edit(d)
+strip_faces, strip_w = batch_edit.recipe_faces(strip["recipe"], strip_seed, model.checkpoint_id, model.names)
+alpha = st.select_slider("Strength of the faces to save (σ)", strip_strengths, value=1.0, key="edit_save_alpha")
+edited = batch_edit.edit_faces(strip_faces, strip_w, edit_dir, alpha, origin=f"edit {edit_dir.describe(alpha)}")
+edited_images = widgets.face_images(model, edited)
+st.image(list(edited_images), caption=[f"{alpha:+g} σ"] * len(edited), width=96)
+widgets.save_faces(edited, edited_images, "edit", label="Save these edited faces")
+if space == "w":
+    st.caption("Faces edited in W are saved with their w and drawn from it; their z and c stay as who they were.")
+
+st.subheader("Edit a collection")
+infos = {i.name: i for i in widgets.collections()}
+if not infos:
+    st.caption("No collections yet — save faces on Generate, then move them all along a direction here.")
+else:
+    store = widgets.require_store()
+    saved = {f"saved: {x.name}": x for x in store.list_directions(checkpoint_id=model.checkpoint_id)}
+    c1, c2, c3 = st.columns(3)
+    source = c1.selectbox("Collection", list(infos), key="edit_batch_src")
+    which = c2.selectbox("Direction", [edit_dir.label] + list(saved), key="edit_batch_dir",
+                         help="This page's direction (strength in σ), or one saved on Directions (latent units).")
+    strength = c3.slider("Strength", -4.0, 4.0, 1.0, 0.25, key="edit_batch_strength")
+    batch_dir = batch_edit.from_saved(saved[which]) if which in saved else edit_dir
+    problem = batch_edit.collection_problem(infos[source], model.checkpoint_id)
+    try:
+        faces = [] if problem else widgets.collection_faces(source, model)
+    except ValueError as e:
+        problem = str(e)
+    problem = problem or batch_edit.edit_problem(faces, batch_dir, model.dims, f"Collection **{source}**")
+    if problem:
+        st.error(problem)
+    else:
+        w = widgets.face_w(model, faces) if batch_dir.space == "w" else None
+        note = f"{source} edited along {batch_dir.describe(strength)}"
+        batch = batch_edit.edit_faces(faces, w, batch_dir, strength, origin=note)
+        shown = slice(0, 8)
+        st.image(list(widgets.face_images(model, faces[shown])), caption=["before"] * len(faces[shown]), width=64)
+        st.image(list(widgets.face_images(model, batch[shown])), caption=[f"{strength:+g}"] * len(batch[shown]), width=64)
+        with st.form("edit_batch_form"):
+            new_name = st.text_input("New collection name", key="edit_batch_name", placeholder=f"{source} edited")
+            if st.form_submit_button(f"Save the {len(batch)} edited faces as a new collection"):
+                clash = batch_edit.name_problem(new_name, list(infos))
+                if clash:
+                    st.error(clash)
+                else:
+                    try:
+                        batch_edit.save_collection(store, new_name.strip(), batch, widgets.face_images(model, batch), note)
+                        st.success(f"Saved {len(batch)} edited faces as **{new_name.strip()}** ({note}).")
+                    except StoreError as e:  # a name taken meanwhile, a face that cannot be stored: nothing written
+                        st.error(f"Could not save: {e}")
 
 st.subheader("Replay a recipe")
 up = st.file_uploader("A PNG, GIF or MP4 exported by this app", type=["png", "gif", "mp4", "json"],

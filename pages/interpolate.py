@@ -53,13 +53,15 @@ p1, p2 = st.columns([4, 1])
 t = p1.slider("Scrub the path", 0, steps - 1, 0, key="interp_t", format="step %d")
 play = p2.toggle("Play", key="interp_play", help="Loop the path as an animation (forward, then back)")
 big, info = st.columns([1, 2])
-face_t = Face(z_path[t], c_path[t], -1, t, model.checkpoint_id, model.names, origin=f"{method} path step {t}/{steps - 1}")
+w_t = interpolation_path(*widgets.face_w(model, [fa, fb]), steps, "linear")[t] if space == "w" else None  # (w_dim,)
+face_t = Face(z_path[t], c_path[t], -1, t, model.checkpoint_id, model.names,
+              origin=f"{'W' if space == 'w' else method} path step {t}/{steps - 1}", w=w_t)
 if play:
     big.image(gif_bytes(frames, duration_ms=150, scale=max(1, 256 // frames.shape[1])), caption="playing the path", width=256)
 else:
     big.image(frames[t], caption=f"t = {t / (steps - 1):.2f}", width=256)
 info.markdown(f"**Start**: {fa.identity()}\n\n**End**: {fb.identity()}" +
-              (f"\n\n**This frame**: {face_t.identity()}" if space == "z" else f"\n\n**This frame**: w at t = {t / (steps - 1):.2f}"))
+              f"\n\n**This frame**: {face_t.identity()}")
 
 st.image(list(frames), caption=[f"{i / (steps - 1):.2f}" for i in range(steps)], width=64)
 d1, d2, d3 = st.columns(3)
@@ -71,7 +73,7 @@ d2.download_button("Download animated GIF", gif, file_name=f"path_{model.checkpo
 widgets.mp4_download(d3, "Download MP4", frames, recipe, f"path_{model.checkpoint_id}.mp4", "interp_dl_mp4",
                      help="H.264 video of the path. A W path's MP4 carries its recipe in its metadata: the video is "
                           "lossy, but the Edit page's replay box re-renders the exact frames.")
-if space == "z":
-    widgets.save_faces([face_t], frames[t:t + 1], "interp", label="Save this frame")
-else:
-    st.caption("A frame of a W path has no (z, c) of its own: download the strip (its recipe holds both ends).")
+widgets.save_faces([face_t], widgets.face_images(model, [face_t]), "interp", label="Save this frame")
+if space == "w":
+    st.caption("A frame of a W path is saved with its w and drawn from it; its z and c are the same path through the "
+               "ends' z and c, kept for reference.")

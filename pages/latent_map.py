@@ -45,12 +45,13 @@ if not groups or sum(len(f) for f in groups.values()) < 3:
     st.stop()
 
 zc = {k: stack(f) for k, f in groups.items()}  # name → (z (n, D), c (n, K))
-vecs = {k: (loaders.w_of(model.path, model.mtime, *v) if space == "w" else v[0]) for k, v in zc.items()}
+vecs = {k: (widgets.face_w(model, groups[k]) if space == "w" else v[0]) for k, v in zc.items()}  # stored w where edited
 coords, evr, pca = pca_map(vecs, 3 if dims == "3-D" else 2)
 color = None
 if color_by != "collection":
     j = list(clf.attribute_names).index(color_by[2:-1])
-    color = {k: model.probs(*v)[:, j] for k, v in zc.items()}
+    cp, cm = loaders.classifier_key(model.path, model.mtime)
+    color = {k: loaders.probabilities_of(cp, cm, widgets.face_images(model, f))[:, j] for k, f in groups.items()}
 hover = {k: [f.caption() for f in f_list] for k, f_list in groups.items()}
 fig = latent_scatter(coords, color, color_by, hover)
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart")
@@ -62,7 +63,7 @@ sel = [groups[names[p["curve_number"]]][p["point_index"]] for p in points
 st.subheader(f"Selected faces ({len(sel)})")
 if sel:
     shown = sel[:40]
-    widgets.face_grid(shown, model.images(*stack(shown)), 10, "map")
+    widgets.face_grid(shown, widgets.face_images(model, shown), 10, "map")
     if len(sel) > len(shown):
         st.caption(f"First {len(shown)} of {len(sel)} shown.")
 else:

@@ -1,5 +1,4 @@
 """Style mixing: coarse, middle or fine blocks of one face's w carried into another (the StyleGAN figure)."""
-import numpy as np
 import streamlit as st
 
 from explorer import loaders, widgets
@@ -27,11 +26,8 @@ if not sources or not targets:
     st.stop()
 sources, targets = sources[:8], targets[:8]
 layers = tuple(sorted(i for g in (take or []) for i in groups[g]))
-src_z = np.stack([f.z for f in sources]).astype(np.float32)
-src_c = np.stack([f.c for f in sources]).astype(np.float32)
-dst_z = np.stack([f.z for f in targets]).astype(np.float32)
-dst_c = np.stack([f.c for f in targets]).astype(np.float32)
-mix = loaders.style_mix(model.path, model.mtime, src_z, src_c, dst_z, dst_c, layers)  # (S+1, T+1, H, W, 3)
+src_w, dst_w = widgets.face_w(model, sources), widgets.face_w(model, targets)  # (S | T, w_dim): stored w where edited
+mix = loaders.style_mix(model.path, model.mtime, src_w, dst_w, layers)  # (S+1, T+1, H, W, 3)
 
 st.caption(f"Blocks from the source: {', '.join(take) if take else 'none (the targets unchanged)'} — ws indices "
            f"{list(layers)} of {model.gen.G.num_ws}. Top row: the targets; left column: the sources.")
