@@ -234,15 +234,17 @@ def labelled_sample(path: str, mtime: float, clf_path: str, clf_mtime: float, n:
 
 
 @st.cache_data(show_spinner="Measuring the direction…", max_entries=128)
-def effect(path: str, mtime: float, clf_path: str, clf_mtime: float, z: np.ndarray, c: np.ndarray,
-           d: np.ndarray, strengths: tuple[float, ...]) -> np.ndarray:
-    """Classifier probabilities (S, K_clf) along z + α·d, averaged over faces (gan.latent.direction_effect)."""
+def effect(path: str, mtime: float, clf_path: str, clf_mtime: float, x: np.ndarray, c: np.ndarray,
+           d: np.ndarray, strengths: tuple[float, ...], space: str = "z") -> np.ndarray:
+    """Classifier probabilities (S, K_clf) along x + α·d, averaged over faces (gan.latent.direction_effect);
+    x (F, D) is the faces' z (drawn with their c) or, with space="w", their w (c unused)."""
     from gan.latent import direction_effect
     from explorer.analysis import classify
-    from explorer.faces import render
+    from explorer.faces import render, render_w
 
     gen, clf = _generator(path, mtime), _classifier(clf_path, clf_mtime)
-    return direction_effect(lambda zz, cc: classify(clf, render(gen.G, zz, cc)), z, c, d, np.array(strengths))
+    draw = (lambda xx, cc: render_w(gen.G, xx)) if space == "w" else (lambda xx, cc: render(gen.G, xx, cc))
+    return direction_effect(lambda xx, cc: classify(clf, draw(xx, cc)), x, c, d, np.array(strengths))
 
 
 @st.cache_data(show_spinner="Building the direction from classifier-labelled faces…", max_entries=64)

@@ -52,8 +52,9 @@ dirs = store.list_directions()
 if not dirs:
     st.caption("No saved directions yet — build and save one on **Directions**.")
 else:
-    st.dataframe([{"name": d.name, "method": d.method, "target": d.target_attribute or "—", "checkpoint": d.checkpoint_id,
-                   "from": ", ".join(d.source_collections), "created": d.created[:16].replace("T", " ")} for d in dirs],
+    st.dataframe([{"name": d.name, "space": d.space, "method": d.method, "target": d.target_attribute or "—",
+                   "checkpoint": d.checkpoint_id, "from": ", ".join(d.source_collections),
+                   "created": d.created[:16].replace("T", " ")} for d in dirs],
                  hide_index=True)
     c1, c2 = st.columns([3, 1])
     gone = c1.selectbox("Direction to delete", [d.name for d in dirs], key="ws_dir_del_name")
@@ -78,7 +79,7 @@ with left:
         st.caption("Nothing to export yet.")
 with right:
     st.markdown("**Import**")
-    up = st.file_uploader("Latents .npz (z, c, attribute_names, seeds, indices, checkpoint)", type=["npz"],
+    up = st.file_uploader("Latents .npz (z, c, attribute_names, seeds, indices, checkpoint; optional w)", type=["npz"],
                           key="ws_import_file", max_upload_size=MAX_UPLOAD_MB)
     target = st.text_input("Into collection", key="ws_import_name", placeholder="imported")
     if st.button("Import", key="ws_import_go", disabled=up is None):

@@ -185,3 +185,55 @@ def test_batch_edit_refuses_bad_input_with_one_error_and_writes_nothing(app_env)
     ok(at)
     assert len(at.error) == 1 and "exists already" in at.error[0].value
     assert sorted((i.name, i.count) for i in store().list_collections()) == before
+
+
+# ----------------------------------------------------------------------------- Directions in W
+
+def test_directions_page_builds_saves_and_applies_in_w(app_env):
+    at = open_page("directions")
+    ok(at)
+    assert at.radio(key="dir_space").value == "w"
+    assert [m for m in at.metric if "per unit" in m.label], "the W direction's effect is measured on open"
+    at.text_input(key="dir_save_name").input("smile in W")
+    at.button(key="FormSubmitter:dir_save_form-Save direction").click().run()
+    ok(at)
+    [d] = store().list_directions(checkpoint_id=app_env["sha"])
+    G = _generator(app_env).G
+    assert d.space == "w" and d.vector.shape == (G.w_dim,) and abs(np.linalg.norm(d.vector) - 1) < 1e-5
+    assert at.dataframe and at.dataframe[0].value["name"].tolist() == ["smile in W"]  # compared in W
+    # applied: the saved direction orthogonalises a new one in W, the strip moves with α
+    at.multiselect(key="dir_ortho").set_value(["smile in W"])
+    at.multiselect(key="dir_methods").set_value(["linear boundary (logistic)"])
+    at.slider(key="dir_alpha").set_value(2.0)
+    at.run()
+    ok(at)
+    assert not at.error and any(img.caption == "α = +2" for i in at.get("image") for img in i.proto.imgs)
+    # in z the W direction is not offered, and a z direction is saved as one
+    at.radio(key="dir_space").set_value("z").run()
+    ok(at)
+    assert at.multiselect(key="dir_ortho").options == []
+    assert any("No saved directions in z" in c.value for c in at.caption)
+    at.text_input(key="dir_save_name").input("smile in z")
+    at.button(key="FormSubmitter:dir_save_form-Save direction").click().run()
+    ok(at)
+    assert store().get_direction("smile in z").space == "z" and store().get_direction("smile in z").vector.shape == (Z_DIM,)
+
+
+@pytest.mark.parametrize("space", ["w", "z"])
+def test_directions_refuse_w_faces_measured_in_z(app_env, space):
+    """Picked faces edited in W have no z of their own: the z space says so; W uses their stored w."""
+    sha = app_env["sha"]
+    z, c = np.zeros((2, Z_DIM), np.float32), np.zeros((2, len(DEMO_ATTRIBUTES)), np.float32)
+    store().add_latents("in W", z, c, DEMO_ATTRIBUTES, sha, w=np.ones((2, _generator(app_env).G.w_dim), np.float32))
+    store().add_latents("plain", z + 1, c, DEMO_ATTRIBUTES, sha)
+    at = open_page("directions")
+    at.radio(key="dir_space").set_value(space)
+    at.radio(key="dir_source").set_value("two collections").run()
+    at.selectbox(key="dir_with").select("in W")
+    at.selectbox(key="dir_without").select("plain")
+    at.run()
+    ok(at)
+    if space == "z":
+        assert len(at.error) == 1 and "drawn from a stored w" in at.error[0].value
+    else:
+        assert not at.error, [e.value for e in at.error]
