@@ -1,6 +1,6 @@
 """The Edit page's pictures and words: report-card charts (flip rate and off-target change against strength, the
-off-target change per attribute), the card's headline table and the space-effect sentence; the Arithmetic page's
-card of A − B uses the same charts and table. Also the strip's exports and what a replayed recipe is said to show."""
+off-target change per attribute), the card's headline table, where P(target) sits among real faces, and the
+space-effect sentence; the Arithmetic page's card of A − B uses the same charts, table and sentences. Also the strip's exports and what a replayed recipe is said to show."""
 from __future__ import annotations
 
 import io
@@ -62,9 +62,66 @@ def _p(v: float) -> str:
     return "—" if v != v else f"{v:.2f}"
 
 
+def ordinal(pct: float) -> str:
+    """A percentile as English: 1st, 2nd, 3rd, 11th, 62nd, 100th; — for NaN (nothing to place)."""
+    if pct != pct:
+        return "—"
+    n = int(round(pct))
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _group(c: dict) -> str:
+    """The real faces a card's target is compared with: 'real faces with Smiling' (or without, for a removal)."""
+    return f"real faces {'with' if c['real']['group_has'] else 'without'} {c['attribute']}"
+
+
+def real_columns(c: dict, i: int) -> dict:
+    """Table cells: P(target)'s percentile before → after (strength index i) among all real faces and among those
+    with the label the edit aims for; empty when the card was measured without real faces."""
+    if "real" not in c:
+        return {}
+    r = c["real"]
+    return {"percentile among real faces": f"{ordinal(r['before'])} → {ordinal(r['after'][i])} (of {r['n']})",
+            "percentile among real faces with the aimed label":
+                f"{ordinal(r['before_group'])} → {ordinal(r['after_group'][i])} (of {r['n_group']} {_group(c)})"}
+
+
+def real_sentences(cards: dict[str, dict], problem: str | None = None) -> list[str]:
+    """One sentence per card that has real faces to compare with: where the edited faces' mean P(target) sits at the
+    chosen strength, e.g. 'after the edit, P(Smiling) sits at the 62nd percentile of real faces with Smiling';
+    then what the real faces are. problem: why there are none (loaders.real_readings), said instead."""
+    if problem:
+        return [f"P(target) is not placed among real faces: {problem}."]
+    out = []
+    for label, c in cards.items():
+        if "real" not in c:
+            continue
+        r, i = c["real"], c["strengths"].index(c["chosen_strength"])
+        if c["p_target_after"][i] != c["p_target_after"][i]:
+            out.append(f"**{label}**: no face of the sample lacked the aimed reading of {c['attribute']}, so there is "
+                       "nothing to place among real faces.")
+            continue
+        if r["n_group"] == 0:
+            among = f"none of the {r['n']} real faces is labelled {'with' if r['group_has'] else 'without'} it"
+        else:
+            among = (f"the **{ordinal(r['after_group'][i])}** percentile of the {r['n_group']} {_group(c)} "
+                     f"(before: {ordinal(r['before_group'])})")
+        out.append(f"**{label}**, strength {c['chosen_strength']:g}: after the edit, P({c['attribute']}) = "
+                   f"{_p(c['p_target_after'][i])} sits at {among}; among all {r['n']} real faces at the "
+                   f"**{ordinal(r['after'][i])}** percentile (before: {ordinal(r['before'])}).")
+    if out:
+        r = next(c["real"] for c in cards.values() if "real" in c)
+        out.append(f"Real faces: a fixed sample of {r['n']} from {r['source']}, read by the same classifier; a "
+                   "percentile is the share of them whose P is lower (ties count half). P after is the mean over the "
+                   "faces moved toward the aimed reading.")
+    return out
+
+
 def card_rows(cards: dict[str, dict]) -> list[dict]:
     """The headline of each card at its chosen strength, as table rows (an arithmetic card also says how many faces
-    could flip: those not already reading what A − B asks for)."""
+    could flip: those not already reading what A − B asks for; a card measured with real faces says where P(target)
+    sits among them)."""
     rows = []
     for label, c in cards.items():
         i = c["strengths"].index(c["chosen_strength"])
@@ -75,6 +132,7 @@ def card_rows(cards: dict[str, dict]) -> list[dict]:
                      "target flips": f"{c['flip_rate'][i]:.0%}" + ("" if c["chosen_reaches_target"] else " (below 70%)"),
                      "off-target, mean": f"{c['off_target_mean'][i]:.1%}", "off-target, worst": f"{c['off_target_max'][i]:.1%}",
                      f"P({c['attribute']}) before → after": _p(c["p_target_before"]) + " → " + _p(c["p_target_after"][i]),
+                     **real_columns(c, i),
                      "pixels changed": f"{c['pixel_change'][i] * 255:.1f}/255",
                      "features changed (1 − cos)": f"{c['feature_change'][i]:.3f}",
                      "faces": c["n"], **({"could flip": c["n_can_flip"]} if arithmetic else {}), "built from": built})

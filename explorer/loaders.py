@@ -256,25 +256,44 @@ def edit_direction(path: str, mtime: float, clf_path: str, clf_mtime: float, att
     return attribute_direction(_generator(path, mtime), _classifier(clf_path, clf_mtime), attribute, space, n, seed, method)
 
 
+REAL_SAMPLE = 500  # real faces a report card places P(target) among
+
+
+@st.cache_data(show_spinner="Reading real faces with the classifier…", max_entries=8)
+def real_readings(path: str, mtime: float, clf_path: str, clf_mtime: float, n: int = REAL_SAMPLE, seed: int = 0) -> dict:
+    """gan.edits.real_readings: {"readings": RealReadings} for a fixed sample of n real faces (the renderer's, else
+    the dataset cache's), or {"problem": why there are none} (e.g. no dataset cache for these attributes)."""
+    from gan.data.cache import CacheError
+    from gan.edits import real_readings as read
+
+    try:
+        return {"readings": read(_generator(path, mtime), _classifier(clf_path, clf_mtime), n, seed)}
+    except (OSError, ValueError, CacheError) as e:  # no real faces for these attributes: a card without percentiles
+        return {"problem": f"no real faces to compare with ({e})"}
+
+
 @st.cache_data(show_spinner="Measuring the edit on a fixed sample…", max_entries=64)
 def edit_card(path: str, mtime: float, clf_path: str, clf_mtime: float, _direction, direction_key: tuple, n: int,
               seed: int, strengths: tuple[float, ...]) -> dict:
-    """gan.edits.edit_report (the edit report card); direction_key identifies the direction for the cache."""
+    """gan.edits.edit_report (the edit report card, with P(target)'s standing among real_readings' faces when there
+    are any); direction_key identifies the direction for the cache."""
     from gan.edits import edit_report
 
+    real = real_readings(path, mtime, clf_path, clf_mtime).get("readings")
     return edit_report(_generator(path, mtime), _classifier(clf_path, clf_mtime), _direction, n=n, seed=seed,
-                       strengths=strengths)
+                       strengths=strengths, real=real)
 
 
 @st.cache_data(show_spinner="Measuring A − B as an edit on a fixed sample…", max_entries=64)
 def arithmetic_card(path: str, mtime: float, clf_path: str, clf_mtime: float, space: str, delta: np.ndarray,
                     targets: tuple[tuple[str, bool], ...], n_with: int, n_without: int, n: int, seed: int) -> dict:
     """gan.edits.delta_report: the report cards (target → card) of the Arithmetic page's mean(A) − mean(B) as an
-    edit of n fixed faces, judged on `targets` (attribute, reading it should give)."""
+    edit of n fixed faces, judged on `targets` (attribute, reading it should give), placed among real_readings' faces."""
     from gan.edits import delta_report
 
+    real = real_readings(path, mtime, clf_path, clf_mtime).get("readings")
     return delta_report(_generator(path, mtime), _classifier(clf_path, clf_mtime), space, delta, dict(targets), n=n,
-                        seed=seed, n_with=n_with, n_without=n_without)
+                        seed=seed, n_with=n_with, n_without=n_without, real=real)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -5,6 +5,8 @@ attribute minus the mean of the others), applied with a strength in units of the
 judged by the edit report card: on a fixed sample, how often the classifier's reading of the target flips, how
 often each other attribute's reading changes, and how much of the face stays the same. The same card judges a raw
 displacement (`delta_report`: e.g. mean(A) − mean(B) of the Arithmetic page) on the attributes it should change.
+Given the classifier's reading of real faces (`real_readings`), a card also says where P(target) before and after
+sits among real faces: all of them, and those whose true label is the reading the edit aims for.
 `python -m gan edits` prints the card for every attribute.
 """
 from __future__ import annotations
@@ -83,6 +85,46 @@ def _read(classifier, cols: list[int], images: np.ndarray) -> tuple[np.ndarray, 
 
 
 @dataclass
+class RealReadings:
+    """The classifier's reading of a fixed sample of m real faces, over the generator's attributes."""
+
+    probs: np.ndarray   # (m, C) float: P(attribute) as the classifier reads it
+    labels: np.ndarray  # (m, C) uint8: the faces' true labels
+    source: str         # where the faces came from: "the synthetic renderer" or "the dataset cache"
+
+
+def real_readings(loaded, classifier, n: int = 500, seed: int = 0) -> RealReadings:
+    """n real faces chosen by gan.metrics.evaluate.real_faces_for (the renderer for the synthetic attributes, else the
+    dataset cache: at most its size), with their labels and the classifier's reading. Raises ValueError / OSError
+    when there are no real faces to read (no dataset cache for these attributes)."""
+    from gan.metrics.evaluate import real_faces_for
+
+    names = list(loaded.attribute_names)
+    real = real_faces_for(loaded)
+    images, labels = real.labelled_faces(n, np.random.default_rng(seed))
+    probs, _ = _read(classifier, _columns(classifier, names), images)
+    return RealReadings(probs, labels, "the synthetic renderer" if real.rendered else "the dataset cache")
+
+
+def percentile_among(sample: np.ndarray, value: float) -> float:
+    """Where `value` sits among `sample`, 0–100: the share of the sample below it, ties counted half (so the middle
+    of ten distinct values sits at 50); NaN for an empty sample or a NaN value."""
+    s = np.asarray(sample, np.float64)
+    if s.size == 0 or value != value:
+        return float("nan")
+    return float(((s < value).mean() + (s == value).mean() / 2) * 100)
+
+
+def real_standing(real: RealReadings, k: int, has: bool, before: float, after: list[float]) -> dict:
+    """Where P(attribute k) before and after (per strength) sits among the real faces: all of them, and the group whose
+    true label is `has` (the reading the edit aims for). Percentiles 0–100 (percentile_among)."""
+    p, group = real.probs[:, k], real.labels[:, k] == int(has)
+    return {"n": int(len(p)), "n_group": int(group.sum()), "group_has": bool(has), "source": real.source,
+            "before": percentile_among(p, before), "before_group": percentile_among(p[group], before),
+            "after": [percentile_among(p, a) for a in after], "after_group": [percentile_among(p[group], a) for a in after]}
+
+
+@dataclass
 class Direction:
     """A unit direction (D,) in a space, with the samples' standard deviation along it (strength unit)."""
 
@@ -152,45 +194,46 @@ def _columns(classifier, names) -> list[int]:
 
 
 def edit_report(loaded, classifier, direction: Direction, n: int = 200, seed: int = 1,
-                strengths=STRENGTHS, real_probs: np.ndarray | None = None) -> dict:
+                strengths=STRENGTHS, real: RealReadings | None = None) -> dict:
     """The edit report card of a direction on a fixed sample of n faces (another seed than the direction's).
 
     Each face moves toward the other value of the target: faces read without the attribute by +α·σ·d, faces read
     with it by −α·σ·d. Per strength α: flip rate (target reading changed), off-target change rate per other
     attribute and their mean and max, pixel change (mean |Δ|/255) and classifier-feature change (1 − cosine)
-    as preservation, and P(target) before/after; with real_probs (P(target) on real faces with the attribute),
-    the percentile of the edited faces' median P among them."""
+    as preservation, and P(target) before/after (mean over the faces moving toward the attribute); with `real`, where
+    those sit among real faces (card["real"], real_standing: the group is the real faces with the attribute)."""
     built = {"method": direction.method, "split": direction.split, "direction_n_with": direction.n_with,
              "direction_n_without": direction.n_without}
     cards = _report_cards(loaded, classifier, direction.space, direction.sigma * direction.vector,
-                          {direction.attribute: None}, n, seed, strengths, built,
-                          real_probs=None if real_probs is None else {direction.attribute: real_probs})
+                          {direction.attribute: None}, n, seed, strengths, built, real=real)
     return cards[direction.attribute]
 
 
 def delta_report(loaded, classifier, space: str, delta: np.ndarray, targets: dict[str, bool], n: int = 200,
-                 seed: int = 1, strengths=DELTA_STRENGTHS, n_with: int = 0, n_without: int = 0) -> dict[str, dict]:
+                 seed: int = 1, strengths=DELTA_STRENGTHS, n_with: int = 0, n_without: int = 0,
+                 real: RealReadings | None = None) -> dict[str, dict]:
     """Edit report cards of a raw displacement `delta` (D,) in `space` ("w", "z", "c" or "zc": z and c side by side),
     e.g. the Arithmetic page's mean(A) − mean(B), added α times to every face of a fixed sample: one card per target
     attribute (name → the reading the displacement should give), in edit_report's format. A target's flip rate
     counts the faces whose reading was not yet the wanted one and became it; the other targets are not off-target;
-    the headline ("chosen") strength is 1.0, the displacement itself. n_with / n_without: the group sizes it came from."""
+    the headline ("chosen") strength is 1.0, the displacement itself. n_with / n_without: the group sizes it came from.
+    real: as in edit_report (the group of a target that should read False is the real faces without it)."""
     if not targets:
         raise ValueError("name at least one attribute the displacement should change")
     if 1.0 not in strengths:
         raise ValueError("the strengths must include 1.0, the displacement itself")
     built = {"method": "arithmetic", "split": "groups", "direction_n_with": n_with, "direction_n_without": n_without}
     return _report_cards(loaded, classifier, space, np.asarray(delta, np.float32), dict(targets), n, seed, strengths,
-                         built, chosen=1.0)
+                         built, chosen=1.0, real=real)
 
 
 def _report_cards(loaded, classifier, space: str, step: np.ndarray, targets: dict[str, bool | None], n: int, seed: int,
-                  strengths, built: dict, chosen: float | None = None,
-                  real_probs: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+                  strengths, built: dict, chosen: float | None = None, real: RealReadings | None = None) -> dict[str, dict]:
     """What edit_report and delta_report share. Faces move by α·step (D,) per strength α. A target whose wanted
     reading is None is two-sided (one target only): each face moves toward the reading it lacks (−step for faces
     that have it), so every face can flip; True / False: every face moves by +step and the faces already reading
-    that value cannot flip. chosen: the headline strength (default: the smallest reaching TARGET_FLIP)."""
+    that value cannot flip. chosen: the headline strength (default: the smallest reaching TARGET_FLIP). real: the
+    classifier's reading of real faces, for each card's "real" standing (real_standing)."""
     names = list(loaded.attribute_names)
     two_sided = None in targets.values()
     if two_sided and len(targets) != 1:
@@ -235,10 +278,10 @@ def _report_cards(loaded, classifier, space: str, step: np.ndarray, targets: dic
             card["pixel_change"].append(pixels)
             card["feature_change"].append(float((1 - cos).mean()))
             card["p_target_after"].append(float(p[toward[t], k].mean()) if toward[t].any() else float("nan"))
-            if real_probs is not None and t in real_probs and toward[t].any():
-                card.setdefault("p_target_after_real_percentile", []).append(
-                    float((np.asarray(real_probs[t]) <= np.median(p[toward[t], k])).mean() * 100))
-    for card in cards.values():
+    for t, card in cards.items():
+        if real is not None:  # the group to compare with: real faces whose label is the reading the edit aims for
+            card["real"] = real_standing(real, tk[t], targets[t] is not False, card["p_target_before"],
+                                         card["p_target_after"])
         hit = [i for i, fr in enumerate(card["flip_rate"]) if fr >= TARGET_FLIP]
         i = (list(strengths).index(chosen) if chosen is not None else hit[0] if hit else
              int(np.argmax(card["flip_rate"])))

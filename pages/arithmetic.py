@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import arithmetic_view, loaders, widgets
-from explorer.edit_view import card_figure, card_rows, off_target_figure
+from explorer.edit_view import card_figure, card_rows, off_target_figure, real_sentences
 from explorer.faces import Face, describe_condition, stack
 from explorer.latent_ops import condition_arithmetic, latent_arithmetic
 
@@ -103,6 +103,8 @@ if clf is not None:
             model.path, model.mtime, cp, cm, card_space, delta, targets, len(groups["A"]), len(groups["B"]),
             int(n_card), 1))
         st.dataframe(card_rows(cards), hide_index=True)
+        real = loaders.real_readings(model.path, model.mtime, cp, cm)
+        st.markdown("  \n".join(real_sentences(cards, real.get("problem"))))
         k1, k2 = st.columns(2)
         k1.plotly_chart(card_figure(cards), key="arith_card_fig")
         k2.plotly_chart(off_target_figure(cards), key="arith_off_fig")

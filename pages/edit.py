@@ -59,6 +59,8 @@ if space == "w" and d.method == "mean" and first["off_target_mean_at_chosen"] > 
 
 st.subheader("Report card")
 st.dataframe(card_rows(cards), hide_index=True)
+real = loaders.real_readings(model.path, model.mtime, cp, cm)
+st.markdown("  \n".join(edit_view.real_sentences(cards, real.get("problem"))))
 c1, c2 = st.columns(2)
 c1.plotly_chart(card_figure(cards), key="edit_card_fig")
 c2.plotly_chart(off_target_figure(cards), key="edit_off_fig")

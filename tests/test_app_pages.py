@@ -311,6 +311,9 @@ def test_edit_page_report_card_in_each_space(app_env):
     rows = at.dataframe[0].value
     assert list(rows["direction"]) and "target flips" in rows.columns and "off-target, mean" in rows.columns
     assert any("of real variety" in (m.body if hasattr(m, "body") else str(m.value)) for m in list(at.info) + list(at.warning))
+    real = real_standing(at)  # the tiny checkpoint's real faces: its dataset cache (200 faces)
+    assert "percentile among real faces" in rows.columns and "(of 200)" in rows["percentile among real faces"].iloc[0]
+    assert "a fixed sample of 200 from the dataset cache" in real and "**mean difference**" in real
     at.radio(key="edit_method").set_value("conditional").run()
     ok(at)
     assert at.dataframe[0].value["direction"].iloc[0].startswith("conditional")
@@ -332,6 +335,11 @@ def test_arithmetic_in_w_reads_its_result(app_env):
     assert at.radio(key="arith_cmode") is not None and at.dataframe[0].value.shape[0] == 4
 
 
+def real_standing(at: AppTest) -> str:
+    """The report card's sentences on where P(target) sits among real faces."""
+    return next(m.value for m in at.markdown if "real faces" in m.value and "percentile" in m.value)
+
+
 def card_table(at: AppTest):
     """The Arithmetic page's report-card table (the Edit page's columns)."""
     return next(d.value for d in at.dataframe if "target flips" in d.value.columns)
@@ -347,6 +355,8 @@ def test_arithmetic_report_card_follows_targets_and_sample_size(app_env):
     assert {"could flip", "off-target, mean", "pixels changed"} <= set(table.columns)
     assert all(r.startswith("A − B → ") for r in table["direction"]) and list(table["strength"]) == [1.0] * len(marked)
     assert len(at.get("plotly_chart")) == 2
+    assert "percentile among real faces with the aimed label" in table.columns
+    assert all(f"A − B → {t}" in real_standing(at) for t in marked) and "a fixed sample of 200" in real_standing(at)
     at.select_slider(key="arith_card_n").set_value(50).run()
     ok(at)
     assert list(card_table(at)["faces"]) == [50] * len(marked)

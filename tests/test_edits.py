@@ -142,3 +142,59 @@ def test_delta_in_z_and_c_together(loaded):
     from gan.edits import render
     assert card["pixel_change"][0] == pytest.approx(
         np.abs(render(loaded.G, faces, "c", moved).astype(np.int16) - render(loaded.G, faces, "c", faces.c)).mean() / 255)
+
+
+def test_percentile_among_counts_the_share_below_with_ties_halved():
+    from gan.edits import percentile_among
+    sample = np.arange(10) / 10 + 0.05                               # 0.05, 0.15, …, 0.95
+    assert percentile_among(sample, 0.5) == 50.0                      # five below
+    assert percentile_among(sample, sample[1]) == pytest.approx(15.0)  # one below, one tie
+    assert percentile_among(sample, 2.0) == 100.0 and percentile_among(sample, -1.0) == 0.0
+    assert np.isnan(percentile_among(sample[:0], 0.5)) and np.isnan(percentile_among(sample, float("nan")))
+
+
+def test_report_card_places_p_target_among_real_faces(loaded):
+    """Real readings P(A) = 0.00, 0.01, …, 0.99 with A's label on for the top half: a mean P of v sits at the
+    ceil(100 v)-th percentile of all of them and at 2 (ceil(100 v) − 50) of the faces with A."""
+    from gan.edits import RealReadings, delta_report
+    clf = _centred_reader(loaded)
+    probs = np.stack([np.arange(100) / 100, np.full(100, 0.5)], 1)
+    labels = np.stack([np.arange(100) >= 50, np.zeros(100, bool)], 1).astype(np.uint8)
+    real = RealReadings(probs, labels, "stand-in")
+    d = attribute_direction(loaded, clf, "A", "w", n=200, seed=0)
+    card = edit_report(loaded, clf, d, n=60, seed=1, strengths=(0.0, 3.0), real=real)
+    r = card["real"]
+    assert (r["n"], r["n_group"], r["group_has"], r["source"]) == (100, 50, True, "stand-in")
+    before, after = card["p_target_before"], card["p_target_after"][1]
+    assert after > before                                             # the edit raised P(A) …
+    assert r["before"] == pytest.approx(np.ceil(100 * before), abs=0.5)
+    assert r["after"][1] == pytest.approx(np.ceil(100 * after), abs=0.5)  # … and its standing among real faces
+    assert r["after"][0] == r["before"]                               # strength 0 moves nothing
+    assert r["after_group"][1] == pytest.approx(np.clip(2 * (np.ceil(100 * after) - 50), 0, 100), abs=1)
+    # a removal (A − B should turn A off) is compared with the real faces without A
+    removal = delta_report(loaded, clf, "w", -3 * d.sigma * d.vector, {"A": False}, n=60, seed=1,
+                           strengths=(1.0,), real=real)["A"]["real"]
+    assert removal["group_has"] is False and removal["n_group"] == 50
+    assert "real" not in edit_report(loaded, clf, d, n=20, seed=1, strengths=(1.0,))
+
+
+def test_real_readings_reads_the_chosen_real_faces(loaded, monkeypatch):
+    """real_readings reads the faces real_faces_for chooses, with their labels, through the classifier."""
+    from gan import edits
+    from gan.metrics import evaluate
+    from gan.metrics.diversity import RealFacesByLabel
+
+    grey = np.full((3, 32, 32, 3), 128, np.uint8)
+    grey[0, ..., 0] = 255                                             # a red face: the reader reads A
+    fake = SimpleNamespace(labelled_faces=lambda n, rng: (grey[:n], np.eye(3, 2, dtype=np.uint8)[:n]), rendered=False)
+    monkeypatch.setattr(evaluate, "real_faces_for", lambda gen: fake)
+    real = edits.real_readings(loaded, ColourReader(), n=3)
+    assert real.probs.shape == (3, 2) and real.probs[0, 0] > 0.99 and real.probs[1, 0] == pytest.approx(0.5, abs=0.01)
+    assert real.labels.tolist() == [[1, 0], [0, 1], [0, 0]] and real.source == "the dataset cache"
+    # the renderer's real faces come with the labels they were drawn with, and any_faces is unchanged by them
+    from gan.data.synthetic import SYNTHETIC_ATTRIBUTES, render_item
+    rendered = RealFacesByLabel(SYNTHETIC_ATTRIBUTES, 32)
+    images, labels = rendered.labelled_faces(4, np.random.default_rng(3))
+    seeds = np.random.default_rng(3).integers(2**31, size=4)
+    assert np.array_equal(labels[2], render_item(int(seeds[2]), 0, 32)[1])
+    assert np.array_equal(images, rendered.any_faces(4, np.random.default_rng(3)))

@@ -375,3 +375,23 @@ def test_arithmetic_report_card_through_the_pages_code(app_env, monkeypatch):
     assert rows[0]["direction"] == "A − B → Eyeglasses on" and rows[0]["strength"] == 1.0
     assert rows[0]["could flip"] == a_b["n_can_flip"] and rows[0]["faces"] == 200
     assert card(w_all, 50)["n"] == 50
+    # where P(Eyeglasses) after the edit sits among the real faces (the tiny cache's 200, read by the same reader)
+    real = loaders.real_readings(path, mtime, cp, cm)["readings"]
+    after, on = a_b["p_target_after"][i], real.labels[:, 0] == 1
+    assert a_b["real"]["n"] == 200 and a_b["real"]["n_group"] == on.sum() > 0
+    assert a_b["real"]["after"][i] == pytest.approx((real.probs[:, 0] < after).mean() * 100)
+    assert a_b["real"]["after_group"][i] == pytest.approx((real.probs[on, 0] < after).mean() * 100)
+    said = " ".join(edit_view.real_sentences(arithmetic_view.card_labels({"Eyeglasses": a_b})))
+    assert (f"P(Eyeglasses) = {after:.2f} sits at the **{edit_view.ordinal(a_b['real']['after_group'][i])}** "
+            f"percentile of the {on.sum()} real faces with Eyeglasses") in said
+    assert "a fixed sample of 200 from the dataset cache" in said
+    assert rows[0]["percentile among real faces"].endswith("(of 200)")
+    assert edit_view.real_sentences({"x": a_b}, "no real faces to compare with (no cache)") == [
+        "P(target) is not placed among real faces: no real faces to compare with (no cache)."]
+
+
+def test_percentiles_read_as_english_ordinals():
+    from explorer.edit_view import ordinal
+    assert [ordinal(p) for p in (0, 1, 2, 3, 4, 11, 12, 13, 21, 22, 61.6, 100, 111)] == [
+        "0th", "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "62nd", "100th", "111th"]
+    assert ordinal(float("nan")) == "—"

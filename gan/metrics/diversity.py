@@ -137,14 +137,19 @@ class RealFacesByLabel:
         pick = np.sort(rng.choice(idx, size=n, replace=False))
         return np.asarray(self.cache.images[pick])
 
-
     def any_faces(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """(n, R, R, 3) uint8 real faces with labels from the data's own distribution."""
+        return self.labelled_faces(n, rng)[0]
+
+    def labelled_faces(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """any_faces with their true labels: images (m, R, R, 3) uint8 and labels (m, C) uint8 over `names`, where
+        m = n for the renderer and min(n, faces in the cache) for a dataset cache."""
         if self.rendered:
             from gan.data.synthetic import render_item
-            return np.stack([render_item(int(rng.integers(2**31)), 0, self.resolution)[0] for _ in range(n)])
+            items = [render_item(int(rng.integers(2**31)), 0, self.resolution) for _ in range(n)]
+            return np.stack([im for im, _ in items]), np.stack([a for _, a in items]).astype(np.uint8)
         pick = np.sort(rng.choice(len(self.labels), size=min(n, len(self.labels)), replace=False))
-        return np.asarray(self.cache.images[pick])
+        return np.asarray(self.cache.images[pick]), self.labels[pick]
 
 
 def space_effect(G: torch.nn.Module, labels, real: RealFacesByLabel, space: str, k: int = 4, n: int = 16,
