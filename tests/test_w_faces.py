@@ -16,7 +16,7 @@ from explorer.latent_ops import apply_direction, interpolation_path
 from gan.attributes import ANY
 from gan.checkpoint import load_generator
 
-from test_app_pages import Z_DIM, app_env, ok, open_page, seed_collections, store, tiny  # noqa: F401 - shared fixtures
+from test_app_pages import Z_DIM, app_env, images, ok, open_page, seed_collections, store, tiny  # noqa: F401 - shared fixtures
 
 
 def _generator(env):
@@ -237,3 +237,40 @@ def test_directions_refuse_w_faces_measured_in_z(app_env, space):
         assert len(at.error) == 1 and "drawn from a stored w" in at.error[0].value
     else:
         assert not at.error, [e.value for e in at.error]
+
+
+# ----------------------------------------------------------------------------- continuous c on W faces
+
+def test_continuous_c_sliders_leave_out_faces_drawn_from_w(app_env):
+    """A picked W-edited face has no (z, c) of its own: the Generate page's continuous-c panel says it is left out
+    and redraws only the faces that have one, so no unedited face is shown as if it were the edited one."""
+    from explorer import state
+    from explorer.faces import Face
+    from gan.records import write_json_atomic
+
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((2, Z_DIM)).astype(np.float32)
+    c = np.zeros((2, len(DEMO_ATTRIBUTES)), np.float32)
+    w = _mapped(app_env, z[:1], c[:1])[0] + 1.0                        # an edited w: not mapping(z, c)
+    plain = Face(z[1], c[1], 0, 1, app_env["sha"], DEMO_ATTRIBUTES, "grid")
+    in_w = Face(z[0], c[0], 0, 0, app_env["sha"], DEMO_ATTRIBUTES, "edit in W", w=w)
+
+    def pick(*faces):
+        write_json_atomic(state.picks_dir() / f"{app_env['sha']}.json",
+                          {"checkpoint": app_env["sha"], "faces": [state._face_record(f) for f in faces]})
+
+    pick(in_w, plain)
+    at = open_page("generate")
+    ok(at)
+    said = [cap.value for cap in at.caption if cap.value.startswith("Left out")]
+    assert said == [said[0]] and "1 face(s) edited in W" in said[0] and "stored w" in said[0]
+    at.slider(key="gen_cs_Smiling").set_value(1.5).run()
+    ok(at)
+    strip = images(at)[-1]
+    assert [img.caption for img in strip.proto.imgs] == ["seed 0 · #1 · Smiling=1.50"]  # only the face with its own c
+    pick(in_w)                                                         # only W faces: nothing redrawn, one message
+    at = open_page("generate")
+    ok(at)
+    assert any(cap.value.startswith("Left out: 1 face(s)") for cap in at.caption)
+    assert any(cap.value == "No face with its own (z, c) to redraw." for cap in at.caption)
+    assert not [s for s in at.slider if s.key and s.key.startswith("gen_cs_")]
