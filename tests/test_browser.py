@@ -6,6 +6,7 @@ Python package; `playwright install` cannot download browsers here.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -257,5 +258,80 @@ def test_edit_report_card_and_style_mixing_in_chromium(server):
             assert page.locator('[data-testid="stMain"] :text("coarse, middle")').count() > 0
             assert page.locator('[data-testid="stException"]').count() == 0 and _loaded_images(page) >= n_before > 0
             page.screenshot(path=str(SHOTS / "style_mixing_coarse_middle.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def _wait_text(page, text, timeout_s: float = 60) -> None:
+    """Wait until the main area shows `text` (a substring of some element's text, or a compiled pattern)."""
+    page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).first.wait_for(timeout=timeout_s * 1000)
+
+
+def _choose(page, key: str, option: str) -> None:
+    """Choose `option` in the selectbox with widget key `key` (its container carries the class st-key-KEY)."""
+    page.locator(f".st-key-{key} [role='combobox']").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    _settle(page)
+
+
+def test_w_faces_batch_edit_cards_and_directions_in_chromium(server):
+    """Issue 15's new controls with real clicks: save W-edited faces from the Edit page to a new collection, move that
+    collection along the direction into another new collection, the strip's MP4 download, the report cards with their
+    real-face percentiles on Edit and Arithmetic, and a W direction built on Directions from 200 faces and saved."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    no_exception = '[data-testid="stException"]'
+    tables = '[data-testid="stMain"] [data-testid="stDataFrame"]'
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page.goto(server, timeout=90_000)
+            page.wait_for_selector('h1:has-text("Generate")', timeout=90_000)
+
+            # Edit: the card places P(target) among real faces; the strip offers an MP4; edited W faces are saved.
+            _goto(page, "Edit")
+            _wait_text(page, "Real faces: a fixed sample of 200", 180)  # the card is computed after its heading
+            page.locator(tables).first.wait_for(timeout=60_000)           # the table's component loads on its own
+            page.locator(".st-key-edit_dl_mp4 button", has_text="MP4 with its recipe").first.wait_for(timeout=60_000)
+            page.locator(".st-key-edit_save_name input").fill("edited in W")
+            page.locator('[data-testid="stMain"] button', has_text="Save these edited faces").click()
+            _settle(page)
+            _wait_text(page, "Saved 4 faces to collection")
+            page.screenshot(path=str(SHOTS / "edit_saved_w_faces.png"), full_page=True)
+
+            # Edit a collection: the saved W faces along the page's direction into another new collection.
+            _choose(page, "edit_batch_src", "edited in W")
+            _wait_text(page, "Save the 4 edited faces as a new collection")
+            page.locator(".st-key-edit_batch_name input").fill("edited in W, more")
+            page.locator('[data-testid="stMain"] button', has_text="Save the 4 edited faces as a new collection").click()
+            _settle(page)
+            _wait_text(page, "Saved 4 edited faces as")
+            assert page.locator(no_exception).count() == 0
+            page.screenshot(path=str(SHOTS / "edit_collection_batch_edited.png"), full_page=True)
+
+            # Arithmetic: A − B measured as an edit, with its table and real-face percentiles.
+            _goto(page, "Arithmetic")
+            page.wait_for_selector('h3:has-text("Report card: A − B as an edit")', timeout=120_000)
+            _wait_text(page, "Real faces: a fixed sample of 200", 180)
+            page.locator(tables).nth(1).wait_for(timeout=60_000)          # the reading table, then the card's
+            assert page.locator(no_exception).count() == 0
+            page.screenshot(path=str(SHOTS / "arithmetic_report_card.png"), full_page=True)
+
+            # Directions in W: build from 200 classifier-labelled faces, see its effect, save it.
+            _goto(page, "Directions")
+            slider = page.locator('.st-key-dir_n input[type="range"]')
+            slider.focus()
+            slider.press("Home")                                   # the smallest sample: 200 faces
+            _settle(page)
+            _wait_text(page, re.compile(r"(in \d+ of|in all of the|in none of the) 200 (random )?faces"))
+            page.locator('[data-testid="stMetric"]', has_text="per unit α").first.wait_for(timeout=120_000)
+            page.locator(".st-key-dir_save_name input").fill("smile in W")
+            page.locator('[data-testid="stMain"] button', has_text="Save direction").click()
+            _settle(page)
+            _wait_text(page, "Saved direction smile in W (w)")
+            assert page.locator(no_exception).count() == 0
+            page.screenshot(path=str(SHOTS / "directions_w_saved.png"), full_page=True)
         finally:
             browser.close()
