@@ -82,9 +82,10 @@ def real_columns(c: dict, i: int) -> dict:
     if "real" not in c:
         return {}
     r = c["real"]
-    return {"percentile among real faces": f"{ordinal(r['before'])} → {ordinal(r['after'][i])} (of {r['n']})",
-            "percentile among real faces with the aimed label":
-                f"{ordinal(r['before_group'])} → {ordinal(r['after_group'][i])} (of {r['n_group']} {_group(c)})"}
+    label = f"{'with' if r['group_has'] else 'without'} {c['attribute']}"
+    return {"real percentile, all": f"{ordinal(r['before'])} → {ordinal(r['after'][i])} of {r['n']}",
+            "real percentile, aimed label":
+                f"{ordinal(r['before_group'])} → {ordinal(r['after_group'][i])} of {r['n_group']} {label}"}
 
 
 def real_sentences(cards: dict[str, dict], problem: str | None = None) -> list[str]:

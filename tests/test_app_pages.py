@@ -312,7 +312,7 @@ def test_edit_page_report_card_in_each_space(app_env):
     assert list(rows["direction"]) and "target flips" in rows.columns and "off-target, mean" in rows.columns
     assert any("of real variety" in (m.body if hasattr(m, "body") else str(m.value)) for m in list(at.info) + list(at.warning))
     real = real_standing(at)  # the tiny checkpoint's real faces: its dataset cache (200 faces)
-    assert "percentile among real faces" in rows.columns and "(of 200)" in rows["percentile among real faces"].iloc[0]
+    assert "real percentile, all" in rows.columns and rows["real percentile, all"].iloc[0].endswith(" of 200")
     assert "a fixed sample of 200 from the dataset cache" in real and "**mean difference**" in real
     at.radio(key="edit_method").set_value("conditional").run()
     ok(at)
@@ -355,7 +355,7 @@ def test_arithmetic_report_card_follows_targets_and_sample_size(app_env):
     assert {"could flip", "off-target, mean", "pixels changed"} <= set(table.columns)
     assert all(r.startswith("A − B → ") for r in table["direction"]) and list(table["strength"]) == [1.0] * len(marked)
     assert len(at.get("plotly_chart")) == 2
-    assert "percentile among real faces with the aimed label" in table.columns
+    assert "real percentile, aimed label" in table.columns
     assert all(f"A − B → {t}" in real_standing(at) for t in marked) and "a fixed sample of 200" in real_standing(at)
     at.select_slider(key="arith_card_n").set_value(50).run()
     ok(at)

@@ -385,7 +385,7 @@ def test_arithmetic_report_card_through_the_pages_code(app_env, monkeypatch):
     assert (f"P(Eyeglasses) = {after:.2f} sits at the **{edit_view.ordinal(a_b['real']['after_group'][i])}** "
             f"percentile of the {on.sum()} real faces with Eyeglasses") in said
     assert "a fixed sample of 200 from the dataset cache" in said
-    assert rows[0]["percentile among real faces"].endswith("(of 200)")
+    assert rows[0]["real percentile, all"].endswith(" of 200")
     assert edit_view.real_sentences({"x": a_b}, "no real faces to compare with (no cache)") == [
         "P(target) is not placed among real faces: no real faces to compare with (no cache)."]
 
