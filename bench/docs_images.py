@@ -2,6 +2,7 @@
 (with --screenshots) the app's Generate, Edit and Style mixing pages in headless Chromium.
 
     python -m bench.docs_images [--screenshots]
+    python -m bench.docs_images --only app_edit_report_card   # just the pictures named (file stems)
 
 Writes docs/default_*.png and docs/app_*.png; nothing else changes.
 """
@@ -76,8 +77,12 @@ def edit_figure(gen, clf_path: Path) -> Image.Image:
     return image_grid(np.concatenate(rows), nrow=len(strengths), row_labels=labels, label_width=130)
 
 
-def screenshots(out: Path) -> None:
-    """The app on the shipped default in headless Chromium: Generate, Edit (report card) and Style mixing."""
+SCREENSHOTS = ("app_generate", "app_edit_report_card", "app_style_mixing")
+
+
+def screenshots(out: Path, only: tuple[str, ...] = SCREENSHOTS) -> None:
+    """The app on the shipped default in headless Chromium: Generate, Edit (report card) and Style mixing (those in
+    `only`)."""
     from playwright.sync_api import sync_playwright
 
     with socket.socket() as s:
@@ -104,6 +109,8 @@ def screenshots(out: Path) -> None:
             for path, name, wait in (("", "app_generate", 'h1:has-text("Generate")'),
                                      ("edit", "app_edit_report_card", 'h3:has-text("Report card")'),
                                      ("style_mixing", "app_style_mixing", 'h1:has-text("Style mixing")')):
+                if name not in only:
+                    continue
                 page.goto(f"{url}/{path}", timeout=120_000)
                 page.wait_for_selector(wait, timeout=240_000)
                 time.sleep(1)
@@ -119,7 +126,16 @@ def screenshots(out: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--screenshots", action="store_true", help="also photograph the app (needs Debian's chromium)")
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="regenerate only these pictures (file stems, e.g. "
+                    "app_edit_report_card); the others are left as they are")
     args = ap.parse_args()
+    if args.only:
+        unknown = set(args.only) - set(SCREENSHOTS)
+        if unknown:
+            ap.error(f"--only takes {', '.join(SCREENSHOTS)}; not {', '.join(sorted(unknown))}")
+        screenshots(DOCS, tuple(args.only))
+        print("wrote", ", ".join(f"{n}.png" for n in args.only))
+        return
     gen = load_generator(paths.DEFAULT_CHECKPOINT)
     request_grid(gen, "Smiling, Male=0").save(DOCS / "default_smiling_women.png")
     request_grid(gen, "Male, No_Beard=0, Eyeglasses").save(DOCS / "default_bearded_men_glasses.png")
