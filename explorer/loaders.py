@@ -7,7 +7,7 @@ Environment: GAN_CKPT picks the initial generator checkpoint, GAN_CLASSIFIER the
 from __future__ import annotations
 
 import json
-
+import logging
 import os
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +17,8 @@ import streamlit as st
 
 from explorer.metrics_view import headline
 from gan import paths
+
+logger = logging.getLogger(__name__)
 
 TRAIN_COMMAND = "python -m gan train --data synthetic:20000 --minutes 65 --out runs/default"
 CLASSIFIER_COMMAND = "python -m gan classifier train --data synthetic:20000 --out workspace/classifier.pt --minutes 4"
@@ -68,11 +70,15 @@ def allowed_roots() -> list[Path]:
 @st.cache_data(show_spinner=False, max_entries=256)
 def _checkpoint_info(path: str, mtime: float) -> dict | None:
     """Name, dataset, step, date and headline metrics of a generator checkpoint; None if it is not one."""
-    from gan.checkpoint import load_checkpoint
+    from gan.checkpoint import CheckpointError, load_checkpoint
 
     try:
         ck = load_checkpoint(path, expected_kind="generator", allowed_roots=allowed_roots())
-    except Exception:  # a classifier, an encoder, a half-written file, a link to outside: not offered
+    except (CheckpointError, OSError):  # a classifier, an encoder, a half-written file, a link to outside: not offered
+        return None
+    except Exception:  # last resort: every *.pt under runs/ is tried, and one file that fails in a way load_checkpoint
+        # does not translate must not take the picker (every page) down; not offered, with the traceback in the log
+        logger.exception("checkpoint %s could not be read; it is not offered", path)
         return None
     p = Path(path)
     name = p.parent.name if p.name == "checkpoint.pt" else p.stem

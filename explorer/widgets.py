@@ -301,7 +301,7 @@ def latent_source(label: str, prefix: str, model: Model, default_seed: int = 0, 
             name = st.selectbox("collection", names, key=f"{prefix}_coll")
             try:
                 faces = collection_faces(name, model)
-            except Exception as e:
+            except (StoreError, ValueError) as e:  # unreadable / mixed collection; sizes or names of another checkpoint
                 st.error(str(e))
             if not faces and name:
                 st.warning(f"Collection **{name}** has no faces of this checkpoint (`{model.checkpoint_id}`).")

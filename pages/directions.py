@@ -70,7 +70,7 @@ else:
             x_with = widgets.face_latents(model, fw, space)
         if fo:
             x_without = widgets.face_latents(model, fo, space)
-    except Exception as e:
+    except (StoreError, ValueError) as e:  # unreadable / mixed collection, another checkpoint's sizes, z of W faces
         st.error(str(e))
         st.stop()
     sources_used = [with_name, without_name]

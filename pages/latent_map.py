@@ -7,6 +7,7 @@ from explorer import loaders, widgets
 from explorer.charts import latent_scatter
 from explorer.faces import describe_condition, stack
 from explorer.latent_ops import apply_direction, pca_map
+from explorer.store import StoreError
 
 st.title("Latent map")
 model = widgets.require_model()
@@ -33,7 +34,7 @@ groups = {}
 for name in chosen:
     try:
         faces = widgets.collection_faces(name, model)
-    except Exception as e:
+    except (StoreError, ValueError) as e:  # unreadable / mixed collection, or sizes / names of another checkpoint
         st.error(str(e))
         continue
     if faces:

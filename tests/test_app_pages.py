@@ -514,3 +514,67 @@ def test_pages_without_a_classifier(app_env, monkeypatch, tmp_path):
     at.run()
     ok(at)
     assert images(at)
+
+
+# ----------------------------------------------------------------------------- collections and files a page cannot use
+
+def unusable_collections(sha: str) -> None:
+    """'mixed': this checkpoint's latents of two z sizes (StoreError on read); 'short z': z of size 8 (ValueError)."""
+    c = np.zeros((2, len(DEMO_ATTRIBUTES)), np.float32)
+    store().add_latents("mixed", np.zeros((2, Z_DIM), np.float32), c, DEMO_ATTRIBUTES, sha)
+    store().add_latents("mixed", np.zeros((2, 8), np.float32), c, DEMO_ATTRIBUTES, sha)
+    store().add_latents("short z", np.zeros((2, 8), np.float32), c, DEMO_ATTRIBUTES, sha)
+
+
+def test_a_collection_a_page_cannot_use_is_one_message(app_env):
+    """Latent map, a collection source (Arithmetic) and Directions say what is wrong with the collection and go on."""
+    seed_collections(app_env["sha"])
+    unusable_collections(app_env["sha"])
+    at = open_page("latent_map")
+    ok(at)
+    assert at.multiselect(key="map_colls").value == ["mixed", "neutral", "short z", "smiling"]
+    assert [e.value for e in at.error] == [
+        "collection 'mixed' mixes latents of different checkpoints/sizes "
+        f"({app_env['sha']}); pick one with checkpoint_id=",
+        f"collection 'short z' holds z of size 8 over attributes {', '.join(DEMO_ATTRIBUTES)}; this checkpoint needs "
+        f"{Z_DIM} over {', '.join(DEMO_ATTRIBUTES)}"]
+    assert at.get("plotly_chart"), "the usable collections are still mapped"
+
+    at = open_page("arithmetic")
+    at.radio(key="arith_A_src").set_value("collection").run()
+    at.selectbox(key="arith_A_coll").select("mixed").run()
+    ok(at)
+    assert len(at.error) == 1 and "mixes latents of different checkpoints/sizes" in at.error[0].value
+
+    at = open_page("directions")
+    at.radio(key="dir_source").set_value("two collections").run()
+    at.selectbox(key="dir_with").select("short z")
+    at.selectbox(key="dir_without").select("neutral")
+    at.run()
+    ok(at)
+    assert len(at.error) == 1 and "holds z of size 8" in at.error[0].value
+
+
+def test_an_unreadable_checkpoint_is_not_offered_and_an_unexpected_failure_is_logged(monkeypatch, tmp_path, caplog):
+    """load_checkpoint's refusals are silent; anything else it lets through (e.g. a crafted pickle's TypeError) leaves
+    the file out of the picker with its traceback in the log, instead of taking every page down."""
+    import gan.checkpoint
+    from explorer import loaders
+    from gan.checkpoint import CheckpointError
+
+    def refuse(path, **kw):
+        raise CheckpointError(f"{path} is a 'classifier' checkpoint, expected 'generator'")
+
+    def crash(path, **kw):
+        raise TypeError("unhashable type: 'dict'")
+
+    monkeypatch.setattr(loaders, "allowed_roots", lambda: [tmp_path])
+    for i, (load, logged) in enumerate(((refuse, False), (crash, True))):
+        monkeypatch.setattr(gan.checkpoint, "load_checkpoint", load)
+        caplog.clear()
+        with caplog.at_level("ERROR", logger="explorer.loaders"):
+            assert loaders._checkpoint_info(str(tmp_path / f"odd{i}.pt"), 1.0) is None
+        records = [r for r in caplog.records if r.name == "explorer.loaders"]
+        assert bool(records) == logged
+        if logged:
+            assert "odd1.pt" in records[0].getMessage() and "unhashable" in records[0].exc_text
