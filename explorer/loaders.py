@@ -76,8 +76,8 @@ def _checkpoint_info(path: str, mtime: float) -> dict | None:
         ck = load_checkpoint(path, expected_kind="generator", allowed_roots=allowed_roots())
     except (CheckpointError, OSError):  # a classifier, an encoder, a half-written file, a link to outside: not offered
         return None
-    except Exception:  # last resort: every *.pt under runs/ is tried, and one file that fails in a way load_checkpoint
-        # does not translate must not take the picker (every page) down; not offered, with the traceback in the log
+    except Exception:  # last resort: every *.pt under runs/ is tried, and a file failing in a way load_checkpoint does
+        # not yet translate must not take the picker (every page) down; not offered, with the traceback in the log
         logger.exception("checkpoint %s could not be read; it is not offered", path)
         return None
     p = Path(path)

@@ -114,7 +114,8 @@ def load_checkpoint(path: str | Path, expected_kind: str | None = None, allowed_
             raise CheckpointError(f"{path} contains arbitrary Python objects; refusing to load it "
                                   f"(only tensors and plain values are accepted)") from None
         raise CheckpointError(f"{path} is corrupt or not a checkpoint ({e})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, AttributeError) as e:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, AttributeError, TypeError,
+            IndexError) as e:  # TypeError / IndexError: a forged pickle calling an allowed constructor with bad arguments
         raise CheckpointError(f"{path} is truncated or corrupt ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED_KEYS):
         have = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__

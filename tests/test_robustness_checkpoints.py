@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -101,6 +102,18 @@ def test_forged_fields_are_a_checkpoint_error_never_a_crash(good, tmp_path, case
         load_generator(path)
     assert str(path) in str(e.value)  # the message names the file ...
     assert len(str(e.value)) < 1000   # ... and stays readable
+
+
+def test_a_forged_pickle_calling_an_allowed_constructor_wrongly_is_a_checkpoint_error(good, tmp_path):
+    """A valid zip whose data.pkl calls OrderedDict(1, 2, 3): torch.load raises TypeError, which must become the
+    one CheckpointError message (the checkpoint picker and every CLI rely on it)."""
+    payload = b"\x80\x02ccollections\nOrderedDict\nq\x00(K\x01K\x02K\x03tq\x01Rq\x02."
+    forged = tmp_path / "forged_pickle.pt"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(forged, "w", compression=zipfile.ZIP_STORED) as zout:
+        for name in zin.namelist():
+            zout.writestr(name, payload if name.endswith("/data.pkl") else zin.read(name))
+    with pytest.raises(CheckpointError, match=r"truncated or corrupt \(TypeError"):
+        load_checkpoint(forged)
 
 
 def test_z_dim_over_the_limit_is_refused_before_building(tmp_path):
