@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.bench_load [--sessions 4] [--seconds 60] [--baseline 20] [--ckpt PATH]
 
 Each session is its own headless-Chromium context (its own Streamlit session) and loops: new seed on Generate →
-open Interpolate → move the "Scrub the path" slider 3 times → back to Generate. Every action waits for its own
-result on screen (the new seed in the caption, the new "t = …" caption, the page title), so a latency is the time
+open Interpolate → step the "Scrub the path" scrubber 3 times (in the browser, explorer/scrubber.py) → back to Generate.
+Every action waits for its own result on screen (the new seed in the caption, the scrubber's new "t = …" caption, the
+page title), so a latency is the time
 until the user sees the answer. Reports requests served, errors (exceptions on a page, timeouts — must be 0),
 p50 / p95 latency per kind, the server's peak RSS (VmHWM from /proc) and how many times the generator was loaded
 (the server runs with gan.checkpoint.load_generator wrapped to log each call: it must be once per checkpoint,
@@ -17,62 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-APP = REPO / "explorer" / "app.py"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-# The server: streamlit in this very process, with every generator load logged to $BENCH_LOAD_LOG.
-SERVER = """
-import os, sys
-import gan.checkpoint as C
-real = C.load_generator
-def counted(path, *a, **k):
-    with open(os.environ["BENCH_LOAD_LOG"], "a") as f:
-        f.write(f"{path}\\n")
-    return real(path, *a, **k)
-C.load_generator = counted
-from streamlit.web.cli import main
-sys.argv = ["streamlit", "run", *sys.argv[1:]]
-sys.exit(main())
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200 and r.read().strip() == b"ok"
-    except OSError:
-        return False
-
-
-def proc_status(pid: int, key: str) -> int:
-    """A kB field (VmRSS, VmHWM) of /proc/PID/status, 0 when unreadable."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+from bench.streamlit_server import APP_SCRIPT as APP, CHROMIUM, CHROMIUM_ARGS, IDLE, bench_env, pct, proc_status, \
+    streamlit_server
 
 
 class Stats:
@@ -86,11 +39,6 @@ class Stats:
     @property
     def served(self) -> int:
         return sum(len(v) for v in self.latency.values())
-
-
-def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
 
 
 def caption(text: str) -> str:
@@ -135,13 +83,14 @@ async def session(browser, url: str, index: int, deadline: float, stats: Stats, 
             await timed(stats, "Generate: new seed", page, new_seed, caption(f"· seed {seed} ·"), timeout_s)
 
             nav = page.locator('[data-testid="stSidebarNav"] a', has_text="Interpolate").first
-            await timed(stats, "open Interpolate", page, nav.click, 'text="t = 0.00"', timeout_s)
+            await timed(stats, "open Interpolate", page, nav.click, '#frame-caption:has-text("t = 0.00")', timeout_s)
             thumb = page.get_by_role("slider", name="Scrub the path")
             for t in (1, 2, 3):
                 async def move():
                     await thumb.focus()
                     await page.keyboard.press("ArrowRight")
-                await timed(stats, "Interpolate: move slider", page, move, f'text="t = {t / 7:.2f}"', timeout_s)
+                await timed(stats, "Interpolate: move slider", page, move, f'#frame-caption:has-text("t = {t / 7:.2f}")',
+                            timeout_s)
 
             back = page.locator('[data-testid="stSidebarNav"] a', has_text="Generate").first
             await timed(stats, "open Generate", page, back.click, caption("· seed 0 ·"), timeout_s)
@@ -183,10 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     from gan import paths
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GAN_")}
-    env.update(GAN_WORKSPACE=str(tmp / "workspace"), GAN_RUNS_DIR=str(tmp / "runs"), PYTHONPATH=str(REPO),
-               GAN_STORE=str(tmp / "workspace" / "latents.sqlite"), GAN_THREADS=os.environ.get("GAN_THREADS", "1"),
-               BENCH_LOAD_LOG=str(tmp / "loads.txt"))
+    env = {**bench_env(tmp), "BENCH_LOAD_LOG": str(tmp / "loads.txt")}
     if args.ckpt:
         ckpt, model = Path(args.ckpt).resolve(), f"`{args.ckpt}`"
     elif paths.DEFAULT_CHECKPOINT.is_file():
@@ -199,38 +145,19 @@ def main(argv: list[str] | None = None) -> int:
         model = "a tiny untrained stand-in (32×32, ngf 8; checkpoints/default.pt was missing)"
     env["GAN_CKPT"] = str(ckpt)
 
-    port = free_port()
-    url = f"http://localhost:{port}"
     log_path = tmp / "streamlit.log"
-    log = open(log_path, "w")
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(APP), "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "localhost",
-                               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    peak_sampled = 0
     try:
-        deadline = time.monotonic() + 120
-        while not healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                print(log_path.read_text()[-3000:], file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-        rss_start = proc_status(server.pid, "VmRSS")
-        base = asyncio.run(drive(url, 1, args.baseline, args.timeout)) if args.baseline > 0 else None
-        t0 = time.monotonic()
-        stats = asyncio.run(drive(url, args.sessions, args.seconds, args.timeout))
-        wall = time.monotonic() - t0
-        peak_sampled = proc_status(server.pid, "VmHWM")
-        alive = server.poll() is None
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        log.close()
+        with streamlit_server(APP, env, log_path) as (url, server):
+            rss_start = proc_status(server.pid, "VmRSS")
+            base = asyncio.run(drive(url, 1, args.baseline, args.timeout)) if args.baseline > 0 else None
+            t0 = time.monotonic()
+            stats = asyncio.run(drive(url, args.sessions, args.seconds, args.timeout))
+            wall = time.monotonic() - t0
+            peak_sampled = proc_status(server.pid, "VmHWM")
+            alive = server.poll() is None
+    except RuntimeError as e:  # the server did not start
+        print(e, file=sys.stderr)
+        return 1
 
     loads = [line for line in (tmp / "loads.txt").read_text().splitlines() if line] if (tmp / "loads.txt").exists() else []
     per_ckpt = {p: loads.count(p) for p in sorted(set(loads))}

@@ -9,6 +9,7 @@ untrained stand-in (explorer.demo), and says which. Runs on a private temporary 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -20,18 +21,26 @@ REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "explorer" / "app.py")
 TARGET_MS = 300
 
+def click_event(at, i: int) -> None:
+    """What a click on face i of Generate's grid sends (explorer/face_picker.py): the grid's picked keys after it."""
+    items = next(json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.id.endswith("-gen_grid"))["items"]
+    picked = {it["key"] for it in items if it["picked"]} ^ {items[i]["key"]}
+    at.session_state["gen_grid"] = {"picked": {"seq": f"bench-{time.perf_counter_ns()}", "grid": [it["key"] for it in items],
+                                               "keys": [it["key"] for it in items if it["key"] in picked]}}
+
+
 # page → (label of the change, function(at, i) applying the i-th change before at.run())
 CHANGES = {
     "generate": [
         ("scrub truncation ψ (cached grid after first visit)", lambda at, i: at.slider(key="gen_trunc").set_value([1.0, 0.9][i % 2])),
-        ("tick a pick box", lambda at, i: [c for c in at.checkbox if "_pick_" in (c.key or "")][i % 4].check()),
+        ("click a face to pick it", lambda at, i: click_event(at, i % 4)),
         ("new seed (generates a fresh 4×8 grid)", lambda at, i: at.number_input(key="gen_seed").set_value(100 + i)),
     ],
     "arithmetic": [("switch condition mode", lambda at, i: at.radio(key="arith_cmode").set_value(
         ["hold A's c", "apply the same arithmetic to c"][i % 2]))],
     "directions": [("move strength α", lambda at, i: at.slider(key="dir_alpha").set_value([1.0, 2.0][i % 2]))],
     "interpolate": [
-        ("scrub the path slider", lambda at, i: at.slider(key="interp_t").set_value(i % 8)),
+        ("move the frame-to-save slider (a fragment)", lambda at, i: at.slider(key="interp_t").set_value(i % 8)),
         ("new end seed (renders a new 8-step path)", lambda at, i: at.number_input(key="interp_b_seed").set_value(200 + i)),
     ],
     "latent_map": [("switch 2-D / 3-D", lambda at, i: at.radio(key="map_dims").set_value(["3-D", "2-D"][i % 2]))],

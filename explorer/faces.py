@@ -1,6 +1,7 @@
 """Faces as the app handles them: identity (checkpoint, seed, index, condition), rendering, grids and images as files."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -201,6 +202,11 @@ def png_bytes(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.asarray(img, np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def data_uri(img: np.ndarray) -> str:
+    """(H, W, 3) uint8 → a data: URI of its PNG (images inlined in one browser element)."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(img)).decode("ascii")
 
 
 def thumbnails(images: np.ndarray, size: int = 64) -> list[bytes]:

@@ -1,9 +1,8 @@
 """Per-user state: the chosen checkpoint, the picked faces (kept on disk per checkpoint) and page settings that
 survive page switches.
 
-Picks are exactly what the pick boxes show. A box's key carries a generation number that Clear (and removing one
-face) bumps: the browser keeps a ticked box ticked as long as the script draws a widget with the same id, and sends
-that tick back on the next rerun, so deleting its session-state entry is not enough to untick it.
+Picks live here only: the face grids (explorer/face_picker.py) draw each face's picked flag from them on every run
+and report clicks as events, so clearing or removing a pick needs nothing more than changing this dict.
 """
 from __future__ import annotations
 
@@ -18,8 +17,6 @@ from gan.records import read_json, write_json_atomic
 
 CKPT_KEY = "app_ckpt"  # selectbox in the sidebar: path of the chosen generator checkpoint
 PICKS_KEY = "app_picks"  # {face.key: Face}, insertion-ordered
-PICK_GEN_KEY = "app_picks_generation"  # bumped when picks change outside their boxes (clear, remove one)
-PICK_MARK = "_pick_"  # in the key of every checkbox that picks a face
 SETTINGS_KEY = "app_page_settings"  # {widget key: value} of every page's settings, kept across page switches
 MAX_PICKS = 500  # per checkpoint file
 _ID_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -88,43 +85,19 @@ def set_picked(face: Face, on: bool) -> None:
     _save_picks(face.checkpoint)
 
 
-def sync_pick(widget_key: str, face: Face) -> None:
-    """on_change of a pick checkbox: runs before the script, so every part of the page sees the new picks."""
-    set_picked(face, bool(st.session_state.get(widget_key)))
-
-
-def pick_generation() -> int:
-    return int(st.session_state.get(PICK_GEN_KEY, 0))
-
-
-def pick_widget_key(prefix: str, face: Face) -> str:
-    """Key of the checkbox that picks `face` on a page (page prefix + generation + face id)."""
-    return f"{prefix}{PICK_MARK}{pick_generation()}_{face.key}"
-
-
-def _redraw_boxes() -> None:
-    """New keys for every pick box: each is drawn afresh, ticked exactly when its face is picked."""
-    st.session_state[PICK_GEN_KEY] = pick_generation() + 1
-    for k in list(st.session_state.keys()):
-        if isinstance(k, str) and PICK_MARK in k:
-            del st.session_state[k]
-
-
 def clear_picks() -> None:
-    """Forget every pick (on disk too) and untick every pick box."""
+    """Forget every pick (on disk too)."""
     ckpts = {f.checkpoint for f in picks().values()}
     picks().clear()
     for ck in ckpts:
         _save_picks(ck)
-    _redraw_boxes()
 
 
 def unpick(face_key: str) -> None:
-    """Remove one face from the picks and untick its boxes."""
+    """Remove one face from the picks."""
     face = picks().pop(face_key, None)
     if face is not None:
         _save_picks(face.checkpoint)
-    _redraw_boxes()
 
 
 # ----------------------------------------------------------------------------- page settings across page switches
@@ -154,10 +127,10 @@ def _plain(v) -> bool:
 def keep_page_settings() -> None:
     """Called by the entry script before a page runs: remember every value widget's setting and put back the ones of
     pages not drawn last time (Streamlit drops a widget's state when a run does not draw it, e.g. after a page
-    switch). Pick boxes are excluded: picks have their own state."""
+    switch). Face grids are not value widgets: picks have their own state."""
     saved: dict = st.session_state.setdefault(SETTINGS_KEY, {})
     for k, typ in _widget_value_types().items():
-        if typ in _KEEP_TYPES and PICK_MARK not in k and k != CKPT_KEY and k in st.session_state:
+        if typ in _KEEP_TYPES and k != CKPT_KEY and k in st.session_state:
             v = st.session_state[k]
             if _plain(v):
                 saved[k] = v

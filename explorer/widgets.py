@@ -1,4 +1,4 @@
-"""Widgets shared by the pages: checkpoint picker, model context, face grid with pick boxes, latent sources, save forms."""
+"""Widgets shared by the pages: checkpoint picker, model context, face grid to pick from, latent sources, save forms."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import loaders, state
+from explorer.face_picker import face_picker
 from explorer.faces import Face, faces_from_arrays, latents_batch, stack
 from explorer.store import StoreError
 from gan.checkpoint import CheckpointError  # noqa: F401 - also the pages' name for it
@@ -120,27 +121,14 @@ def require_classifier(model: Model):
 # ----------------------------------------------------------------------------- faces on screen
 
 def face_grid(faces: list[Face], images: np.ndarray, ncols: int, prefix: str, pickable: bool = True,
-              col_labels: list[str] | None = None, captions: bool = True, first: tuple[str, ...] = ()) -> None:
-    """Images in rows of `ncols` columns, each with (optionally) a pick checkbox above it and its identity below.
-
-    The checkboxes mirror st.session_state picks: a ticked box adds the face, an unticked one removes it
-    (in an on_change callback, so the sidebar's count, drawn before the page, is already up to date). They sit
-    above the images so that captions of different lengths do not push them out of line. Captions list the
-    attributes in `first` (the requested ones) before the others.
-    """
-    if col_labels:
-        for col, label in zip(st.columns(ncols), col_labels):
-            col.caption(f"**{label}**")
-    for r in range(0, len(faces), ncols):
-        cols = st.columns(ncols)
-        for col, face, img in zip(cols, faces[r:r + ncols], images[r:r + ncols]):
-            face.img = img  # picked faces keep their rendering: no second pass through G to show them
-            with col:
-                if pickable:
-                    key = state.pick_widget_key(prefix, face)
-                    st.checkbox("pick", key=key, value=face.key in state.picks(), help=face.identity(),
-                                on_change=state.sync_pick, args=(key, face))
-                st.image(img, caption=face.caption(first) if captions else None, width="stretch")
+              col_labels: list[str] | None = None, captions: bool = True, first: tuple[str, ...] = ()) -> bool:
+    """Images in rows of `ncols` columns, each with its identity below (the attributes in `first`, the requested
+    ones, lead); a click on a face picks or unpicks it (explorer/face_picker.py: one browser element). True when
+    a click changed the picks since the last drawing."""
+    for face, img in zip(faces, images):
+        face.img = img  # picked faces keep their rendering: no second pass through G to show them
+    return face_picker(faces, images, ncols, f"{prefix}_grid", pickable=pickable, col_labels=col_labels,
+                captions=[f.caption(first) if captions else "" for f in faces])
 
 
 def picked_strip(faces: list[Face], images: np.ndarray, prefix: str, per_row: int = 8) -> None:

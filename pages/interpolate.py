@@ -4,8 +4,9 @@ import numpy as np
 import streamlit as st
 
 from explorer import loaders, widgets
-from explorer.faces import Face, gif_bytes, grid_png
+from explorer.faces import Face
 from explorer.latent_ops import interpolation_path, path_exports, w_path_recipe
+from explorer.scrubber import scrubber
 
 st.title("Interpolate")
 model = widgets.require_model()
@@ -49,19 +50,12 @@ else:
     frames = model.images(z_path, c_path)  # (S, H, W, 3)
 png, gif = path_exports(frames, steps, recipe)
 
-p1, p2 = st.columns([4, 1])
-t = p1.slider("Scrub the path", 0, steps - 1, 0, key="interp_t", format="step %d")
-play = p2.toggle("Play", key="interp_play", help="Loop the path as an animation (forward, then back)")
+captions = [f"t = {i / (steps - 1):.2f} (step {i} of {steps - 1})" for i in range(steps)]
 big, info = st.columns([1, 2])
-w_t = interpolation_path(*widgets.face_w(model, [fa, fb]), steps, "linear")[t] if space == "w" else None  # (w_dim,)
-face_t = Face(z_path[t], c_path[t], -1, t, model.checkpoint_id, model.names,
-              origin=f"{'W' if space == 'w' else method} path step {t}/{steps - 1}", w=w_t)
-if play:
-    big.image(gif_bytes(frames, duration_ms=150, scale=max(1, 256 // frames.shape[1])), caption="playing the path", width=256)
-else:
-    big.image(frames[t], caption=f"t = {t / (steps - 1):.2f}", width=256)
-info.markdown(f"**Start**: {fa.identity()}\n\n**End**: {fb.identity()}" +
-              f"\n\n**This frame**: {face_t.identity()}")
+with big:
+    scrubber(frames, captions, key="interp_scrub")
+info.markdown(f"**Start**: {fa.identity()}\n\n**End**: {fb.identity()}\n\nDrag the slider under the face to "
+              "scrub the path (it follows the mouse), or press Play to loop it.")
 
 st.image(list(frames), caption=[f"{i / (steps - 1):.2f}" for i in range(steps)], width=64)
 d1, d2, d3 = st.columns(3)
@@ -73,7 +67,23 @@ d2.download_button("Download animated GIF", gif, file_name=f"path_{model.checkpo
 widgets.mp4_download(d3, "Download MP4", frames, recipe, f"path_{model.checkpoint_id}.mp4", "interp_dl_mp4",
                      help="H.264 video of the path. A W path's MP4 carries its recipe in its metadata: the video is "
                           "lossy, but the Edit page's replay box re-renders the exact frames.")
-widgets.save_faces([face_t], widgets.face_images(model, [face_t]), "interp", label="Save this frame")
-if space == "w":
-    st.caption("A frame of a W path is saved with its w and drawn from it; its z and c are the same path through the "
-               "ends' z and c, kept for reference.")
+
+
+@st.fragment
+def save_frame() -> None:
+    """Pick one frame of the path and save it; moving this slider reruns only this block."""
+    st.subheader("Save a frame")
+    t = st.slider("Frame to save", 0, steps - 1, 0, key="interp_t", format="step %d")
+    w_t = interpolation_path(*widgets.face_w(model, [fa, fb]), steps, "linear")[t] if space == "w" else None  # (w_dim,)
+    face_t = Face(z_path[t], c_path[t], -1, t, model.checkpoint_id, model.names,
+                  origin=f"{'W' if space == 'w' else method} path step {t}/{steps - 1}", w=w_t)
+    left, right = st.columns([1, 3])
+    left.image(frames[t], caption=f"t = {t / (steps - 1):.2f}", width=128)
+    right.markdown(f"**This frame**: {face_t.identity()}")
+    if space == "w":
+        right.caption("A frame of a W path is saved with its w and drawn from it; its z and c are the same path "
+                      "through the ends' z and c, kept for reference.")
+    widgets.save_faces([face_t], widgets.face_images(model, [face_t]), "interp", label="Save this frame")
+
+
+save_frame()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import json
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,31 @@ def ok(at: AppTest) -> None:
 
 def images(at: AppTest) -> list:
     return list(at.get("image"))
+
+
+def face_grid(at: AppTest, key: str = "gen_grid") -> dict:
+    """The data of the face grid drawn under `key` (explorer/face_picker.py): cols, col_labels, items (key, caption,
+    picked, src), pickable."""
+    for e in at.get("bidi_component"):
+        if e.proto.component_name == "face_picker" and e.proto.id.endswith(f"-{key}"):
+            return json.loads(e.proto.json)
+    raise AssertionError(f"no face grid {key!r} on the page")
+
+
+def click_faces(at: AppTest, indices, key: str = "gen_grid") -> AppTest:
+    """What clicks on faces `indices` of the grid send from the browser (the picked keys of the grid afterwards, under
+    a new event id), then the rerun they cause."""
+    items = face_grid(at, key)["items"]
+    picked = {it["key"] for it in items if it["picked"]}
+    for i in indices:
+        picked ^= {items[i]["key"]}
+    at.session_state[key] = {"picked": {"seq": uuid.uuid4().hex, "grid": [it["key"] for it in items],
+                                        "keys": [it["key"] for it in items if it["key"] in picked]}}
+    return at.run()
+
+
+def picked_flags(at: AppTest, key: str = "gen_grid") -> list[bool]:
+    return [it["picked"] for it in face_grid(at, key)["items"]]
 
 
 def store() -> LatentStore:
@@ -125,13 +152,14 @@ def test_generate_attributes_pick_and_save(app_env):
     at.radio(key="gen_attr_Male").set_value("off")
     at.run()
     ok(at)
-    boxes = [c for c in at.checkbox if c.key and "_pick_" in c.key]
-    assert len(boxes) == 6
-    assert len(images(at)) == 6 + 1  # the grid, and the continuous-c strip (one element)
-    boxes[0].check()
-    boxes[2].check()
-    at.run()
+    grid = face_grid(at)
+    assert len(grid["items"]) == 6 and grid["cols"] == 3
+    assert all(it["src"].startswith("data:image/png;base64,") for it in grid["items"])
+    assert all("Smiling" in it["caption"] for it in grid["items"]), "requested attributes lead the captions"
+    assert len(images(at)) == 1  # the continuous-c strip (one element); the grid is one face-picker element
+    click_faces(at, [0, 2])
     ok(at)
+    assert picked_flags(at) == [True, False, True, False, False, False]
     at.text_input(key="gen_save_name").input("smiling women")
     at.button(key="FormSubmitter:gen_save_form-Save to collection").click().run()
     ok(at)
@@ -179,10 +207,12 @@ def test_generate_grid_modes(app_env):
     at.selectbox(key="gen_mode").select("fixed z × varied conditions").run()
     ok(at)
     toggles = at.multiselect(key="gen_toggles").value
-    assert len(images(at)) == 2 * (1 + len(toggles)) + 1  # + the continuous-c strip
+    grid = face_grid(at)
+    assert len(grid["items"]) == 2 * (1 + len(toggles)) and grid["cols"] == 1 + len(toggles)
+    assert grid["col_labels"][0] and len(grid["col_labels"]) == 1 + len(toggles)
     at.selectbox(key="gen_mode").select("fixed condition × varied z").run()
     ok(at)
-    assert len(images(at)) == 2 * 8 + 1
+    assert len(face_grid(at)["items"]) == 2 * 8
 
 
 # ----------------------------------------------------------------------------- Arithmetic
@@ -236,8 +266,7 @@ def test_directions_build_apply_save_compare(app_env):
 def test_directions_from_two_collections_on_picked_faces(app_env):
     seed_collections(app_env["sha"])
     at = open_page("generate")
-    [c for c in at.checkbox if "_pick_" in (c.key or "")][0].check()
-    at.run()
+    click_faces(at, [0])
     at = open_page("directions", at)
     at.radio(key="dir_source").set_value("two collections").run()
     at.selectbox(key="dir_with").select("smiling")

@@ -117,8 +117,11 @@ def _goto(page, title: str) -> None:
     _settle(page)
 
 
+FACES = '[data-testid="stMain"] .fg button'  # the faces of a face grid (explorer/face_picker.py)
+
+
 def _ticked(page) -> int:
-    return page.locator('[data-testid="stMain"] [data-testid="stCheckbox"] input[type="checkbox"]:checked').count()
+    return page.locator(FACES + '[aria-pressed="true"]').count()
 
 
 def test_every_page_renders_in_chromium(server):
@@ -146,15 +149,34 @@ def test_every_page_renders_in_chromium(server):
                 if title == "Latent map":  # the seeded collection is mapped (its chip shows), not "nothing to map"
                     assert page.locator('[data-testid="stMain"] :text("demo")').count() > 0, f"{title} lacks 'demo'"
 
-            # One real interaction: pick a face on Generate; the sidebar counts it.
+            # One real interaction: click a face on Generate to pick it; the sidebar counts it, the strip shows it.
             page.locator('[data-testid="stSidebarNav"] a', has_text="Generate").first.click()
             page.wait_for_selector('h1:has-text("Generate")', timeout=60_000)
             _settle(page)
-            page.locator('[data-testid="stCheckbox"] label', has_text="pick").first.click()
+            page.locator(FACES).first.click()
             _settle(page)
             page.wait_for_selector('[data-testid="stSidebar"] :text("1 picked face")', timeout=30_000)
+            assert _ticked(page) == 1
+            assert page.locator('[data-testid="stMain"] button', has_text="remove").count() >= 1
             assert page.locator('[data-testid="stException"]').count() == 0
             page.screenshot(path=str(SHOTS / "generate_picked.png"), full_page=True)
+
+            # Interpolate's scrubber follows the mouse while the button is still held (no rerun, no release).
+            _goto(page, "Interpolate")
+            track = page.get_by_role("slider", name="Scrub the path")
+            caption = page.locator("#frame-caption")
+            box = track.bounding_box()
+            y = box["y"] + box["height"] / 2
+            page.mouse.move(box["x"] + 3, y)
+            page.mouse.down()
+            seen = {caption.inner_text()}
+            for k in range(1, 5):
+                page.mouse.move(box["x"] + 3 + (box["width"] - 6) * k / 4, y, steps=3)
+                seen.add(caption.inner_text())
+            page.screenshot(path=str(SHOTS / "interpolate_scrubbing.png"), full_page=True)
+            page.mouse.up()
+            assert len(seen) >= 4, f"the frame did not follow the drag: {seen}"
+            assert any(t.startswith("t = 1.00") for t in seen), seen
 
             # Clicking a point on the latent map shows that face.
             page.locator('[data-testid="stSidebarNav"] a', has_text="Latent map").first.click()
@@ -182,20 +204,20 @@ def test_every_page_renders_in_chromium(server):
             assert page.locator('[data-testid="stException"]').count() == 0
             page.screenshot(path=str(SHOTS / "workspace_bad_import.png"), full_page=True)
 
-            # Pick → clear → pick: after Clear, no box stays ticked and the old picks never come back.
+            # Pick → clear → pick: after Clear, no face stays marked and the old picks never come back.
             _goto(page, "Generate")
             page.locator('[data-testid="stSidebar"] button', has_text="Clear picks").click()
             _settle(page)
-            boxes = page.locator('[data-testid="stMain"] [data-testid="stCheckbox"]')
+            boxes = page.locator(FACES)
             for i in (0, 1):
-                boxes.nth(i).locator("label").click()
+                boxes.nth(i).click()
                 _settle(page)
             page.wait_for_selector('[data-testid="stSidebar"] :text("2 picked faces")', timeout=30_000)
             page.locator('[data-testid="stSidebar"] button', has_text="Clear picks").click()
             _settle(page)
             page.wait_for_selector('[data-testid="stSidebar"] :text("0 picked faces")', timeout=30_000)
-            assert _ticked(page) == 0, "boxes still ticked after Clear picks"
-            boxes.nth(3).locator("label").click()
+            assert _ticked(page) == 0, "faces still marked picked after Clear picks"
+            boxes.nth(3).click()
             _settle(page)
             page.wait_for_selector('[data-testid="stSidebar"] :text("1 picked face")', timeout=30_000)
             assert _ticked(page) == 1, "the cleared picks came back"

@@ -1,7 +1,8 @@
-"""Issue 14's explorer flows in AppTest: picks are what is ticked, survive reloads and page switches; bundles restore;
+"""Issue 14's explorer flows in AppTest: picks are what the grid shows, survive reloads and page switches; bundles restore;
 FID runs as a background job; the Trainer page's numbers; projection wording; the smaller fixes."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.demo import make_tiny_generator
 
-from test_app_pages import APP, Z_DIM, app_env, ok, tiny  # noqa: F401 - the shared tiny checkpoint and its fixtures
+from test_app_pages import APP, Z_DIM, app_env, click_faces, face_grid, ok, picked_flags, tiny  # noqa: F401 - shared
 from test_app_pages import open_page as open_app_page
 
 
@@ -21,55 +22,40 @@ def open_page(name: str, at: AppTest | None = None) -> AppTest:
     return at
 
 
-def browser_keeps_ticks(at: AppTest, before: dict[str, bool]) -> None:
-    """What the browser does: a checkbox the script draws again under the same widget id keeps the value the
-    user last saw (the frontend is not told that its session-state entry was deleted), and sends it back."""
-    for box in pick_boxes(at):
-        if box.id in before:
-            box.set_value(before[box.id])
-
-
-def pick_boxes(at: AppTest) -> list:
-    return [c for c in at.checkbox if c.key and "_pick_" in c.key]
-
-
 def picked_caption(at: AppTest) -> str:
     return next(c.value for c in at.sidebar.caption if "picked face" in c.value)
 
 
 # ----------------------------------------------------------------------------- 1. Clear picks sticks
 
-def test_clear_picks_unticks_and_stays_cleared(app_env):
+def test_clear_picks_unpicks_and_stays_cleared(app_env):
     at = open_page("generate")
-    boxes = pick_boxes(at)
-    boxes[0].check()
-    boxes[1].check()
-    at.run()
+    click_faces(at, [0, 1])
     assert picked_caption(at) == "2 picked faces"
-    ticked = {b.id: b.value for b in pick_boxes(at)}
+    last_event = at.session_state["gen_grid"]  # the browser keeps its grid's last event and sends it with every rerun
     at.button(key="app_clear_picks").click().run()
     assert picked_caption(at) == "0 picked faces"
-    assert not any(b.value for b in pick_boxes(at)), "boxes still ticked after Clear picks"
-    browser_keeps_ticks(at, ticked)
+    assert not any(picked_flags(at)), "faces still shown picked after Clear picks"
+    at.session_state["gen_grid"] = last_event
     at.slider(key="gen_cols").set_value(7).run()  # any later rerun
     assert picked_caption(at) == "0 picked faces", "the old picks came back"
-    assert not any(b.value for b in pick_boxes(at))
-    pick_boxes(at)[3].check()
-    at.run()
+    assert not any(picked_flags(at))
+    click_faces(at, [3])
     assert picked_caption(at) == "1 picked face"
-    assert [b.value for b in pick_boxes(at)].count(True) == 1
+    assert picked_flags(at).count(True) == 1
+    click_faces(at, [3])  # a second click unpicks
+    assert picked_caption(at) == "0 picked faces"
 
 
 # ----------------------------------------------------------------------------- 2. picks on disk, settings kept
 
 def test_picks_survive_a_reload_and_settings_survive_page_switches(app_env):
     at = open_page("generate")
-    pick_boxes(at)[2].check()
-    at.run()
-    picked_key = pick_boxes(at)[2].key
+    click_faces(at, [2])
+    picked_key = face_grid(at)["items"][2]["key"]
     at = open_page("generate", AppTest.from_file(APP, default_timeout=120))  # a reload: a new session
     assert picked_caption(at) == "1 picked face"
-    assert [b.key.split("_", 3)[-1] for b in pick_boxes(at) if b.value] == [picked_key.split("_", 3)[-1]]
+    assert [it["key"] for it in face_grid(at)["items"] if it["picked"]] == [picked_key]
 
     at = open_page("interpolate", at)
     at.radio(key="interp_a_src").set_value("picked faces")
@@ -85,18 +71,16 @@ def test_picks_survive_a_reload_and_settings_survive_page_switches(app_env):
 
 def test_remove_one_face_from_the_picks(app_env):
     at = open_page("generate")
-    for b in pick_boxes(at)[:3]:
-        b.check()
-    at.run()
+    click_faces(at, [0, 1, 2])
     assert picked_caption(at) == "3 picked faces"
     removes = [b for b in at.button if b.key and b.key.startswith("gen_unpick_")]
     assert len(removes) == 3
     removes[1].click().run()
     assert picked_caption(at) == "2 picked faces"
-    assert [b.value for b in pick_boxes(at)][:3] == [True, False, True]
+    assert picked_flags(at)[:3] == [True, False, True]
 
 
-def test_captions_show_requested_attributes_first_and_boxes_sit_above_images(app_env):
+def test_captions_show_requested_attributes_first(app_env):
     from explorer.faces import describe_condition
 
     names = ("Smiling", "Male", "Young", "Eyeglasses", "Bald")
@@ -104,9 +88,8 @@ def test_captions_show_requested_attributes_first_and_boxes_sit_above_images(app
     assert describe_condition(c, names, limit=3) == "Smiling, Male, Young +2"
     assert describe_condition(c, names, limit=3, first=("Bald", "Eyeglasses")).startswith("Eyeglasses, Bald")
     at = open_page("generate")
-    col = next(c for c in at.columns if any(type(e).__name__ == "Checkbox" for e in c.children.values()))
-    kinds = [type(e).__name__ for e in col.children.values()]
-    assert kinds.index("Checkbox") < max(i for i, k in enumerate(kinds) if k != "Checkbox"), kinds
+    at.text_input(key="gen_text").input("Eyeglasses").run()
+    assert all(it["caption"].split(" · ")[2].startswith("Eyeglasses") for it in face_grid(at)["items"])
 
 
 def test_exported_checkpoint_appears_in_the_picker_with_a_short_label(app_env, monkeypatch, tmp_path):
@@ -295,19 +278,18 @@ def test_small_fixes_signs_selectivity_axes_heatmap_labels(app_env):
     assert hm.layout.xaxis.tickangle and hm.layout.xaxis.automargin and hm.layout.yaxis.automargin
 
 
-def test_interpolate_play_and_endpoint_thumbnails(app_env):
+def test_interpolate_scrubber_and_endpoint_thumbnails(app_env):
     at = open_page("generate")
-    for b in pick_boxes(at)[:3]:
-        b.check()
-    at.run()
+    click_faces(at, [0, 1, 2])
     at = open_page("interpolate", at)
     at.radio(key="interp_a_src").set_value("picked faces").run()
     captions = [img.caption for i in at.get("image") for img in i.proto.imgs]
     assert {"#0", "#1", "#2"} <= set(captions), captions  # the candidates are shown with their numbers
     assert any(c.startswith("chosen:") for c in captions)
-    at.toggle(key="interp_play").set_value(True).run()
-    assert not at.exception
-    assert any(img.caption == "playing the path" for i in at.get("image") for img in i.proto.imgs)
+    scrub = next(json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == "path_scrubber")
+    steps = at.slider(key="interp_steps").value
+    assert len(scrub["frames"]) == steps and scrub["captions"][-1] == f"t = 1.00 (step {steps - 1} of {steps - 1})"
+    assert all(f.startswith("data:image/png;base64,") for f in scrub["frames"]) and scrub["start"] == 0
 
 
 # ----------------------------------------------------------------------------- issue 15: arithmetic report card
