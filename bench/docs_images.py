@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from bench.streamlit_server import APP_SCRIPT, CHROMIUM, CHROMIUM_ARGS, IDLE, bench_env, streamlit_server
 from gan import paths
 from gan.checkpoint import load_generator
 from gan.generate import generate_images, image_grid, sample_z
@@ -85,42 +81,28 @@ def screenshots(out: Path, only: tuple[str, ...] = SCREENSHOTS) -> None:
     `only`)."""
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        port = s.getsockname()[1]
     ws = Path(tempfile.mkdtemp(prefix="docs-ws-"))
-    env = dict(os.environ, GAN_WORKSPACE=str(ws), GAN_RUNS_DIR=str(ws / "runs"), GAN_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.headless", "true",
-                             "--server.port", str(port)], env=env, cwd=out.parent, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://localhost:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
-                    break
-            except OSError:
-                time.sleep(1)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1500})
-            done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-            for path, name, wait in (("", "app_generate", 'h1:has-text("Generate")'),
-                                     ("edit", "app_edit_report_card", 'h3:has-text("Report card")'),
-                                     ("style_mixing", "app_style_mixing", 'h1:has-text("Style mixing")')):
-                if name not in only:
-                    continue
-                page.goto(f"{url}/{path}", timeout=120_000)
-                page.wait_for_selector(wait, timeout=240_000)
-                time.sleep(1)
-                page.wait_for_selector(done, timeout=240_000)
-                time.sleep(2)
-                page.screenshot(path=str(out / f"{name}.png"), full_page=False)
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    env = {**bench_env(ws), "GAN_THREADS": "1"}
+    with streamlit_server(APP_SCRIPT, env, ws / "streamlit.log") as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        for path, name, wait in (("", "app_generate", 'h1:has-text("Generate")'),
+                                 ("edit", "app_edit_report_card", 'h3:has-text("Report card")'),
+                                 ("style_mixing", "app_style_mixing", 'h1:has-text("Style mixing")')):
+            if name not in only:
+                continue
+            page.goto(f"{url}/{path}", timeout=120_000)
+            page.wait_for_selector(wait, timeout=240_000)
+            time.sleep(1)
+            page.wait_for_selector(IDLE, timeout=240_000)
+            if name == "app_generate":  # two faces picked, as a user would have them
+                for i in (1, 4):
+                    page.locator('[data-testid="stMain"] .fg button').nth(i).click()
+                    time.sleep(1)
+                    page.wait_for_selector(IDLE, timeout=240_000)
+            time.sleep(2)
+            page.screenshot(path=str(out / f"{name}.png"), full_page=False)
+        browser.close()
 
 
 def main() -> None:
