@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.streamlit_server import APP_SCRIPT as APP, CHROMIUM, CHROMIUM_ARGS, IDLE, bench_env, pct, proc_status, \
-    streamlit_server
+from bench.streamlit_server import (APP_SCRIPT as APP, CHROMIUM, CHROMIUM_ARGS, IDLE, bench_env, choose_model, pct,
+                                    proc_status, streamlit_server)
 
 
 class Stats:
@@ -129,21 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from bench.report import machine_line, write_section
-    from gan import paths
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
     env = {**bench_env(tmp), "BENCH_LOAD_LOG": str(tmp / "loads.txt")}
-    if args.ckpt:
-        ckpt, model = Path(args.ckpt).resolve(), f"`{args.ckpt}`"
-    elif paths.DEFAULT_CHECKPOINT.is_file():
-        ckpt, model = paths.DEFAULT_CHECKPOINT, "`checkpoints/default.pt`"
-    else:
-        from explorer.demo import make_tiny_classifier, make_tiny_generator
-
-        ckpt = make_tiny_generator(tmp / "tiny_generator.pt")
-        env["GAN_CLASSIFIER"] = str(make_tiny_classifier(tmp / "tiny_classifier.pt"))
-        model = "a tiny untrained stand-in (32×32, ngf 8; checkpoints/default.pt was missing)"
-    env["GAN_CKPT"] = str(ckpt)
+    model = choose_model(env, tmp, args.ckpt)
 
     log_path = tmp / "streamlit.log"
     try:

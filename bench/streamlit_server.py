@@ -101,3 +101,21 @@ def bench_env(tmp: Path) -> dict[str, str]:
     env.update(GAN_WORKSPACE=str(tmp / "workspace"), GAN_RUNS_DIR=str(tmp / "runs"),
                GAN_STORE=str(tmp / "workspace" / "latents.sqlite"), GAN_THREADS=os.environ.get("GAN_THREADS", "1"))
     return env
+
+
+def choose_model(env: dict[str, str], tmp: Path, ckpt: str | None) -> str:
+    """Point env's GAN_CKPT at `ckpt`, else the shipped default, else a tiny stand-in made under tmp (with its own
+    classifier); returns how a report names the model."""
+    from gan import paths
+
+    if ckpt:
+        env["GAN_CKPT"] = str(Path(ckpt).resolve())
+        return f"`{ckpt}`"
+    if paths.DEFAULT_CHECKPOINT.is_file():
+        env["GAN_CKPT"] = str(paths.DEFAULT_CHECKPOINT)
+        return "`checkpoints/default.pt`"
+    from explorer.demo import make_tiny_classifier, make_tiny_generator
+
+    env["GAN_CKPT"] = str(make_tiny_generator(tmp / "tiny_generator.pt"))
+    env["GAN_CLASSIFIER"] = str(make_tiny_classifier(tmp / "tiny_classifier.pt"))
+    return "a tiny untrained stand-in (32×32, ngf 8; checkpoints/default.pt was missing)"
