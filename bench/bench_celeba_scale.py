@@ -311,8 +311,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"{gib(r['peak_rss'])} |")
     md = f"""## CelebA-scale data (`python -m bench.bench_celeba_scale --n {args.n}`)
 
-{machine_line()}; {cores} usable cores; load average {load0[0]:.1f} before, {load1[0]:.1f} after (the bench ran under
-`nice -n 19` beside other work, so absolute rates are low; the ratios are measured in this one run).
+{machine_line()}; {cores} usable cores; load average {load0[0]:.1f} before, {load1[0]:.1f} after, niceness {os.nice(0)}
+(absolute rates depend on what else ran; the ratios are measured in this one run).
 Folder: {args.n:,} JPEGs in CelebA's official layout ({W}×{H}, {du / 2**30:.2f} GiB, renderer faces cycled over
 {min(args.unique, args.n):,} distinct ones, all 40 attribute columns, CelebA's split proportions), written in
 {write_s:.0f} s. Each prepare is `python -m gan prepare --data celeba:DIR --crop center --size 64 --force` as a

@@ -122,7 +122,7 @@ def measure(images: int, write: bool) -> None:
     lines = "\n".join(f"| {k} | {v:.2f} | {v / one:.2f}× |" for k, v in rates.items())
     md = f"""## FID cost (`python -m bench.bench_fid_cost measure --images {images}`)
 
-{machine_line()}; under `nice -n 19`; busy cores before: {busy0:.2f} (load average {load0:.1f}).
+{machine_line()}; niceness {os.nice(0)}; busy cores before: {busy0:.2f} (load average {load0:.1f}).
 Inception ({extractor.description}, 64→299 bilinear) on {images} real faces of `{DEFAULT_SPEC}`:
 
 | setting | images/s | vs 1 thread |

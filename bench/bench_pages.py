@@ -32,7 +32,7 @@ def click_event(at, i: int) -> None:
 # page → (label of the change, function(at, i) applying the i-th change before at.run())
 CHANGES = {
     "generate": [
-        ("scrub truncation ψ (cached grid after first visit)", lambda at, i: at.slider(key="gen_trunc").set_value([1.0, 0.9][i % 2])),
+        ("move Rows 4 ↔ 3 (cached grids after the first visit)", lambda at, i: at.slider(key="gen_rows").set_value([3, 4][i % 2])),
         ("click a face to pick it", lambda at, i: click_event(at, i % 4)),
         ("new seed (generates a fresh 4×8 grid)", lambda at, i: at.number_input(key="gen_seed").set_value(100 + i)),
     ],

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         f"**{ach_cpu[k] / peak_cpu:.0%}** | **{ach_cpu[k] / conv_cpu:.0%}** |" for k in sides)
     md = f"""## Trainer against the roofline (`python -m bench.bench_roofline --rounds {args.rounds} --steps {args.steps}`)
 
-{machine_line()}; 1 torch thread; under `nice -n 19`; load average {load0[0]:.1f} before, {load1[0]:.1f} after.
+{machine_line()}; 1 torch thread; niceness {os.nice(0)}; load average {load0[0]:.1f} before, {load1[0]:.1f} after.
 Peaks on one core, per CPU-second (best of {len(peaks)} samples through the run): **sgemm (`torch.mm`, {GEMM_N}×{GEMM_N}
 float32, MKL) {peak_cpu / 1e9:.1f} GFLOP/s** ({peak / 1e9:.1f} by wall clock); a large 3×3 convolution through oneDNN
 (32 × 256 → 256 channels, 32×32) {conv_cpu / 1e9:.1f} GFLOP/s. The two differ because MKL's sgemm runs a 256-bit path on

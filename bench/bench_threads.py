@@ -156,12 +156,12 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(f"| {name} | {cond} | {unit(b['1'])} | {unit(b['2'])} | {unit(b['default'])} | "
                         f"{b['2'] / b['1']:.2f} | **{ratio:.2f}** |")
     idle_note = ("" if seen["alone"]["busy"] < 0.5 else
-                 f" Other work kept about {seen['alone']['busy']:.1f} cores busy during the \"alone\" condition too (a "
-                 "training run at higher priority), so the idle-machine case, where the default picks 2 threads, was "
+                 f" Other work kept about {seen['alone']['busy']:.1f} cores busy during the \"alone\" condition too (other "
+                 "processes on this shared machine), so the idle-machine case, where the default picks 2 threads, was "
                  "not measured in this run.")
     md = f"""## Thread defaults (`python -m bench.bench_threads --rounds {args.rounds}`)
 
-{machine_line()}; run under `nice -n 19`. Busy cores seen by /proc/stat at the start of each condition: alone
+{machine_line()}; niceness {os.nice(0)}. Busy cores seen by /proc/stat at the start of each condition: alone
 {seen['alone']['busy']:.2f} (load average {seen['alone']['load']:.1f}), beside one CPU-bound process
 {seen['busy']['busy']:.2f} (load average {seen['busy']['load']:.1f}). Each cell is the best of {args.rounds} round(s);
 every CLI row is a fresh process timed end to end (start-up included), the grid row is the median render of the

@@ -156,6 +156,9 @@ def _read_partition(path: Path | None, problems: Problems) -> dict[str, int]:
     return out
 
 
+_PLUS_MINUS_ONE = frozenset(("1", "-1", "+1"))  # the values a CelebA attribute column may hold
+
+
 def read_celeba(root: str | Path, attrs: list[str] | None = None, check_files: bool = True) -> LabeledImages:
     """Read a CelebA folder (either layout) into LabeledImages over `attrs` (default: all 40, file order).
 
@@ -185,7 +188,7 @@ def read_celeba(root: str | Path, attrs: list[str] | None = None, check_files: b
         if len(values) != len(names):
             problems.add("wrong number of values", where, f"expected {len(names)}, got {len(values)}")
             continue
-        if any(v not in ("1", "-1", "+1") for v in values):
+        if not _PLUS_MINUS_ONE.issuperset(values):
             bad = next(v for v in values if v not in ("1", "-1", "+1"))
             problems.add("value other than ±1", where, f"{bad!r}")
             continue
@@ -224,7 +227,7 @@ def read_celeba(root: str | Path, attrs: list[str] | None = None, check_files: b
 
     attrs_arr = np.asarray(rows_pm, dtype=np.uint8).reshape(len(ids), len(cols))  # (N, K)
     return LabeledImages(
-        root=root, layout=layout, paths=[image_dir / i for i in ids], ids=ids, attribute_names=wanted,
+        root=root, layout=layout, paths=[os.path.join(image_dir, i) for i in ids], ids=ids, attribute_names=wanted,
         attrs=attrs_arr, split=split, split_source=split_source,
         label_files=[p for p in (attr_file, part_file) if p is not None], image_dirs=[image_dir],
         problems=problems, notes=notes)

@@ -133,7 +133,7 @@ def read_folder(root: str | Path, attrs: list[str] | None = None) -> LabeledImag
         detail = ", ".join(f"{k} ×{v}" for k, v in problems.as_dict().items()) or "no rows"
         raise FolderError(f"{csv_path}: no usable rows ({detail})")
     return LabeledImages(
-        root=root, layout="folder-csv", paths=paths, ids=ids, attribute_names=wanted,
+        root=root, layout="folder-csv", paths=[str(p) for p in paths], ids=ids, attribute_names=wanted,
         attrs=np.asarray(rows, dtype=np.uint8).reshape(len(ids), len(cols)),
         split=np.asarray(splits, dtype=np.uint8),
         split_source=f"{fname} column {header[split_col]!r}" if split_col is not None else "hash 90/5/5",
@@ -149,7 +149,7 @@ def _read_unlabelled(root: Path, attrs: list[str] | None) -> LabeledImages:
         raise FolderError(f"No images found in {root} (looked for {', '.join(('.jpg', '.png', '.webp', '…'))})")
     ids = [p.relative_to(root).as_posix() for p in paths]
     return LabeledImages(
-        root=root, layout="folder", paths=paths, ids=ids, attribute_names=[],
+        root=root, layout="folder", paths=[str(p) for p in paths], ids=ids, attribute_names=[],
         attrs=np.zeros((len(ids), 0), dtype=np.uint8), split=np.array([hash_split(i) for i in ids], dtype=np.uint8),
         split_source="hash 90/5/5", label_files=[], image_dirs=sorted({p.parent for p in paths}),
         notes=[f"{root}: no attribute CSV; images load without attributes"])

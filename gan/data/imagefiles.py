@@ -144,7 +144,7 @@ class LabeledImages:
 
     root: Path                      # dataset folder
     layout: str                     # "celeba-official", "celeba-kaggle", "folder-csv", "folder"
-    paths: list[Path]               # (N,) image files, all present at read time
+    paths: list[str]                # (N,) image files, all present at read time (strings: 200k Paths cost seconds)
     ids: list[str]                  # (N,) ids as written in the label file (file names)
     attribute_names: list[str]      # (K,)
     attrs: np.ndarray               # (N, K) uint8 in {0, 1}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -98,7 +99,7 @@ class _Source:
             for p in self.table.label_files:
                 h.update(p.name.encode() + hashlib.sha256(p.read_bytes()).digest())
             for image_id, p in zip(self.table.ids, self.table.paths):
-                st = p.stat()
+                st = os.stat(p)
                 h.update(f"{image_id}|{st.st_size}|{st.st_mtime_ns}\n".encode())
         return h.hexdigest()[:16]
 
@@ -189,7 +190,7 @@ def default_out(spec: DataSpec, size: int = DEFAULT_SIZE, attrs: list[str] | Non
 # ---------------------------------------------------------------- chunked processing
 
 def _job(src: _Source, start: int, stop: int, images_file: Path, data_offset: int) -> chunks.ChunkJob:
-    paths = None if src.table is None else [str(p) for p in src.table.paths[start:stop]]
+    paths = None if src.table is None else src.table.paths[start:stop]
     return chunks.ChunkJob(start, stop, src.size, src.crop, paths, str(images_file), data_offset, SYNTHETIC_SEED)
 
 
