@@ -36,8 +36,7 @@ CHANGES = {
         ("click a face to pick it", lambda at, i: click_event(at, i % 4)),
         ("new seed (generates a fresh 4×8 grid)", lambda at, i: at.number_input(key="gen_seed").set_value(100 + i)),
     ],
-    "arithmetic": [("switch condition mode", lambda at, i: at.radio(key="arith_cmode").set_value(
-        ["hold A's c", "apply the same arithmetic to c"][i % 2]))],
+    "arithmetic": [("new seed for group A (a new mean)", lambda at, i: at.number_input(key="arith_A_seed").set_value(10 + i))],
     "directions": [("move strength α", lambda at, i: at.slider(key="dir_alpha").set_value([1.0, 2.0][i % 2]))],
     "interpolate": [
         ("move the frame-to-save slider (a fragment)", lambda at, i: at.slider(key="interp_t").set_value(i % 8)),

@@ -10,7 +10,7 @@ if str(ROOT) not in sys.path:  # `streamlit run explorer/app.py` puts explorer/,
 
 import streamlit as st  # noqa: E402
 
-from explorer import state, widgets  # noqa: E402
+from explorer import face_picker, state, widgets  # noqa: E402
 from gan.device import configure_threads  # noqa: E402
 
 configure_threads()  # GAN_THREADS caps torch's threads (several apps or tests side by side)
@@ -44,5 +44,6 @@ nav = st.navigation({
     ],
 })
 state.keep_page_settings()  # each page's settings survive switching to another page and back
+face_picker.apply_events()  # clicks on face grids become picks before the sidebar counts them
 widgets.checkpoint_sidebar()
 nav.run()

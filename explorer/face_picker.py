@@ -4,9 +4,10 @@ Drawing 32 faces as 32 st.image + 32 st.checkbox elements cost the browser 3-4×
 rerun (bench/bench_latency.py); this grid is one st.components.v2 element with the images inlined, so a new grid
 is one message and no image requests. The server stays the source of truth: every render sends each face's
 picked flag; a click flips the face at once on screen and sends an event {seq, keys (picked in this grid),
-grid (every key of this grid)}, which `apply_event` turns into state.set_picked calls (in the on-change
-callback, before the script runs, so the sidebar's count is already current; and again, idempotently by seq, at
-the grid's next drawing, which is how AppTest drives it through st.session_state[key]).
+grid (every key of this grid)}, which `apply_event` turns into state.set_picked calls, once per event (by seq):
+in the on-change callback, and at the start of every run for every grid drawn before (`apply_events`, called by the
+entry script before the sidebar counts the picks; this is also how AppTest drives a grid, through
+st.session_state[key], where callbacks do not fire).
 """
 from __future__ import annotations
 
@@ -75,8 +76,7 @@ def _seq_key(key: str) -> str:
     return f"{key}__seq"  # seq of the last event applied
 
 
-def _changed_key(key: str) -> str:
-    return f"{key}__changed"  # set when an event changed the picks, until the grid is next drawn
+GRIDS_KEY = "face_picker_grids"  # keys of the grids drawn in this session
 
 
 def apply_event(key: str) -> None:
@@ -94,17 +94,18 @@ def apply_event(key: str) -> None:
     for k in grid:
         if isinstance(k, str) and k in faces:
             state.set_picked(faces[k], k in picked)
-    st.session_state[_changed_key(key)] = True
+
+
+def apply_events() -> None:
+    """Apply every drawn grid's pending click event (the entry script calls this before anything shows picks)."""
+    for key in st.session_state.get(GRIDS_KEY, ()):
+        apply_event(key)
 
 
 def face_picker(faces: list[Face], images: np.ndarray, ncols: int, key: str, pickable: bool = True,
-                col_labels: Sequence[str] | None = None, captions: Sequence[str] | None = None) -> bool:
-    """Draw `faces` (images (N, H, W, 3) uint8) in `ncols` columns under `key`; clicks pick and unpick them.
-
-    Returns True when a click since the last drawing changed the picks: a grid inside a fragment then reruns the
-    app (st.rerun) so that the parts outside it (the picked strip, the sidebar's count) show the new picks."""
-    apply_event(key)
-    changed = bool(st.session_state.pop(_changed_key(key), False))
+                col_labels: Sequence[str] | None = None, captions: Sequence[str] | None = None) -> None:
+    """Draw `faces` (images (N, H, W, 3) uint8) in `ncols` columns under `key`; clicks pick and unpick them."""
+    st.session_state.setdefault(GRIDS_KEY, set()).add(key)
     st.session_state[_faces_key(key)] = {f.key: f for f in faces}
     picks = state.picks()
     captions = list(captions) if captions is not None else [f.caption() for f in faces]
@@ -112,5 +113,4 @@ def face_picker(faces: list[Face], images: np.ndarray, ncols: int, key: str, pic
              for f, img, cap in zip(faces, images, captions)]
     _grid(data={"cols": int(ncols), "col_labels": list(col_labels or []), "items": items, "pickable": pickable},
           key=key, default={"picked": None}, on_picked_change=lambda: apply_event(key))
-    return changed
 

@@ -121,13 +121,12 @@ def require_classifier(model: Model):
 # ----------------------------------------------------------------------------- faces on screen
 
 def face_grid(faces: list[Face], images: np.ndarray, ncols: int, prefix: str, pickable: bool = True,
-              col_labels: list[str] | None = None, captions: bool = True, first: tuple[str, ...] = ()) -> bool:
+              col_labels: list[str] | None = None, captions: bool = True, first: tuple[str, ...] = ()) -> None:
     """Images in rows of `ncols` columns, each with its identity below (the attributes in `first`, the requested
-    ones, lead); a click on a face picks or unpicks it (explorer/face_picker.py: one browser element). True when
-    a click changed the picks since the last drawing."""
+    ones, lead); a click on a face picks or unpicks it (explorer/face_picker.py: one browser element)."""
     for face, img in zip(faces, images):
         face.img = img  # picked faces keep their rendering: no second pass through G to show them
-    return face_picker(faces, images, ncols, f"{prefix}_grid", pickable=pickable, col_labels=col_labels,
+    face_picker(faces, images, ncols, f"{prefix}_grid", pickable=pickable, col_labels=col_labels,
                 captions=[f.caption(first) if captions else "" for f in faces])
 
 

@@ -9,9 +9,8 @@ model = widgets.require_model()
 names = model.names
 
 
-@st.fragment
 def grid_panel(values: list[int]) -> None:
-    """The grid, its controls and the continuous sliders: a new seed, size or mode reruns only this panel."""
+    """The grid, its controls and the continuous sliders."""
     c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
     mode = c1.selectbox("Grid", GRID_MODES, key="gen_mode",
                         help="random: every face its own z and condition · fixed z × varied conditions: each row one "
@@ -45,8 +44,7 @@ def grid_panel(values: list[int]) -> None:
                + (", ".join(f"{n}={'on' if v == 1 else 'off'}" for n, v in zip(names, values) if v != -1) or "all any")
                + " · click a face to pick it")
     requested = tuple(n for n, v in zip(names, values) if v != -1)
-    if widgets.face_grid(faces, g["images"], ncols, "gen", col_labels=g["col_labels"], first=requested):
-        st.rerun(scope="app")  # the picked strip and the sidebar's count live outside this fragment
+    widgets.face_grid(faces, g["images"], ncols, "gen", col_labels=g["col_labels"], first=requested)
     widgets.identity_table(faces)
 
     d1, d2 = st.columns(2)
