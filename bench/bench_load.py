@@ -93,7 +93,7 @@ async def session(browser, url: str, index: int, deadline: float, stats: Stats, 
                             timeout_s)
 
             back = page.locator('[data-testid="stSidebarNav"] a', has_text="Generate").first
-            await timed(stats, "open Generate", page, back.click, caption("· seed 0 ·"), timeout_s)
+            await timed(stats, "open Generate", page, back.click, caption(f"· seed {seed} ·"), timeout_s)  # kept seed
     except Exception as e:
         stats.errors.append(f"session {index}: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
     finally:
