@@ -4,7 +4,7 @@ Drawing 32 faces as 32 st.image + 32 st.checkbox elements cost the browser 3-4×
 rerun (bench/bench_latency.py); this grid is one st.components.v2 element with the images inlined, so a new grid
 is one message and no image requests. The server stays the source of truth: every render sends each face's
 picked flag; a click flips the face at once on screen and sends an event {seq, keys (picked in this grid),
-grid (every key of this grid)}, which `apply_event` turns into state.set_picked calls, once per event (by seq):
+grid (every key of this grid)}, which `apply_event` turns into one state.set_picked call, once per event (by seq):
 in the on-change callback, and at the start of every run for every grid drawn before (`apply_events`, called by the
 entry script before the sidebar counts the picks; this is also how AppTest drives a grid, through
 st.session_state[key], where callbacks do not fire).
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
-from explorer import state
-from explorer.faces import Face, data_uri
+from explorer import loaders, state
+from explorer.faces import Face
 
 CSS = """
 .fg { display: grid; grid-template-columns: repeat(var(--cols), minmax(0, 1fr)); gap: 0.5rem; }
@@ -90,10 +90,8 @@ def apply_event(key: str) -> None:
     keys, grid = event.get("keys"), event.get("grid")
     if not isinstance(keys, list) or not isinstance(grid, list):
         return
-    picked = set(keys)
-    for k in grid:
-        if isinstance(k, str) and k in faces:
-            state.set_picked(faces[k], k in picked)
+    on = {k for k in keys if isinstance(k, str)}
+    state.set_picked([faces[k] for k in grid if isinstance(k, str) and k in faces], on)
 
 
 def apply_events() -> None:
@@ -109,8 +107,8 @@ def face_picker(faces: list[Face], images: np.ndarray, ncols: int, key: str, pic
     st.session_state[_faces_key(key)] = {f.key: f for f in faces}
     picks = state.picks()
     captions = list(captions) if captions is not None else [f.caption() for f in faces]
-    items = [{"key": f.key, "src": data_uri(img), "caption": cap, "title": f.identity(), "picked": f.key in picks}
-             for f, img, cap in zip(faces, images, captions)]
+    items = [{"key": f.key, "src": src, "caption": cap, "title": f.identity(), "picked": f.key in picks}
+             for f, src, cap in zip(faces, loaders.data_uris(np.asarray(images)), captions)]
     _grid(data={"cols": int(ncols), "col_labels": list(col_labels or []), "items": items, "pickable": pickable},
           key=key, default={"picked": None}, on_picked_change=lambda: apply_event(key))
 

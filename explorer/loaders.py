@@ -222,6 +222,15 @@ def images_w(path: str, mtime: float, w: np.ndarray) -> np.ndarray:
     return render_w(_generator(path, mtime).G, w)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def data_uris(images: np.ndarray) -> list[str]:
+    """PNG data: URIs of (N, H, W, 3) uint8 images, as face grids and the scrubber inline them (encoded once per
+    image set, not on every rerun)."""
+    from explorer.faces import data_uri
+
+    return [data_uri(img) for img in images]
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def probabilities_of(clf_path: str, clf_mtime: float, images: np.ndarray) -> np.ndarray:
     """Classifier P(attribute) (N, K_clf) of uint8 images."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
-from explorer.faces import data_uri
+from explorer import loaders
 
 CSS = """
 .scrub { display: flex; flex-direction: column; gap: 0.35rem; max-width: var(--size); }
@@ -56,5 +56,5 @@ _scrubber = st.components.v2.component("path_scrubber", html=HTML, css=CSS, js=J
 def scrubber(frames: np.ndarray, captions: Sequence[str], key: str, start: int = 0, size: int = 256,
              interval_ms: int = 150) -> None:
     """Show frames (S, H, W, 3) uint8 one at a time under a range the user drags, with a Play/Pause loop."""
-    _scrubber(data={"frames": [data_uri(f) for f in frames], "captions": list(captions), "start": int(start),
+    _scrubber(data={"frames": loaders.data_uris(np.asarray(frames)), "captions": list(captions), "start": int(start),
                     "size": int(size), "interval_ms": int(interval_ms)}, key=key)

@@ -77,12 +77,15 @@ def picked_for(checkpoint: str) -> list[Face]:
     return [f for f in picks().values() if f.checkpoint == checkpoint]
 
 
-def set_picked(face: Face, on: bool) -> None:
-    if on:
-        picks()[face.key] = face
-    else:
-        picks().pop(face.key, None)
-    _save_picks(face.checkpoint)
+def set_picked(faces: list[Face], on: set[str]) -> None:
+    """Pick the faces whose key is in `on`, unpick the others; each checkpoint's picks file is written once."""
+    for face in faces:
+        if face.key in on:
+            picks()[face.key] = face
+        else:
+            picks().pop(face.key, None)
+    for checkpoint in {f.checkpoint for f in faces}:
+        _save_picks(checkpoint)
 
 
 def clear_picks() -> None:
