@@ -163,7 +163,8 @@ def attribute_direction(loaded, classifier, attribute: str, space: str = "w", n:
     if method == "condition":
         on, off = faces.c.clone(), faces.c.clone()
         on[:, k], off[:, k] = 1.0, 0.0
-        dev, z = next(loaded.G.parameters()).device, faces.z.to(next(loaded.G.parameters()).device)
+        dev = next(loaded.G.parameters()).device
+        z = faces.z.to(dev)
         with torch.inference_mode():
             d = (loaded.G.mapping(z, on.to(dev)) - loaded.G.mapping(z, off.to(dev))).double().mean(0).cpu().numpy()
         u = d / np.linalg.norm(d)
